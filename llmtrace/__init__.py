@@ -1,0 +1,1 @@
+"""llmtrace: OpenTelemetry-native tracing, evaluation and tracking for LLM applications."""
