@@ -55,6 +55,9 @@ USAGE_TOTAL_TOKENS = "llmtrace.usage.total_tokens"
 # False on a span whose usage is already counted by a nested span (e.g. a framework span around
 # a provider call): the trace rollup then skips it so tokens and cost are not counted twice.
 USAGE_AGGREGATE = "llmtrace.usage.aggregate"
+# True on a span whose parent belongs to another tracer provider (not stored by llmtrace): the
+# span is then the root of what the store sees.
+SPAN_FOREIGN_PARENT = "llmtrace.span.foreign_parent"
 COST_TOTAL = "llmtrace.cost.total"  # USD, float
 COST_INPUT = "llmtrace.cost.input"
 COST_OUTPUT = "llmtrace.cost.output"

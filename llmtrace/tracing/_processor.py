@@ -1,0 +1,302 @@
+"""The export processor: a bounded queue drained by one background thread.
+
+The caller's thread only appends the finished span to a deque. The worker converts and writes
+batches through a `SpanSink`; when the sink fails (database down or locked) the batch is kept and
+retried with backoff while new spans wait in the queue. Spans are dropped only when the queue is
+full, and every drop is counted and reported.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.trace import StatusCode, get_current_span
+
+from llmtrace import semconv as sc
+from llmtrace.context import get_trace_defaults
+
+logger = logging.getLogger("llmtrace")
+
+# Sampled-out traces held back in case one of their spans fails (keep_errors).
+_MAX_TAIL_TRACES = 10_000
+_MAX_TAIL_SPANS_PER_TRACE = 10_000
+_MAX_BACKOFF_S = 5.0
+
+
+class SpanSink(Protocol):
+    """Where batches go. `export` raises on failure; the processor then retries the batch."""
+
+    def export(self, spans: Sequence[ReadableSpan]) -> None: ...
+
+    def shutdown(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class ExportStats:
+    """Counters of the export pipeline since it started."""
+
+    exported: int
+    dropped: int
+    queued: int
+    failed_attempts: int
+    sampled_out_traces: int
+    last_error: str | None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "exported": self.exported,
+            "dropped": self.dropped,
+            "queued": self.queued,
+            "failed_attempts": self.failed_attempts,
+            "sampled_out_traces": self.sampled_out_traces,
+            "last_error": self.last_error,
+        }
+
+
+class ExportProcessor(SpanProcessor):
+    """Batches finished spans to a `SpanSink` on a background thread; never raises."""
+
+    def __init__(
+        self,
+        sink: SpanSink,
+        *,
+        max_queue: int = 200_000,
+        batch_size: int = 2048,
+        interval: float = 0.5,
+        resource: object = None,
+    ) -> None:
+        self._sink = sink
+        self._max_queue = max_queue
+        self._batch_size = batch_size
+        self._interval = interval
+        self._resource = resource
+        self._queue: deque[ReadableSpan] = deque()
+        self._in_flight = 0
+        self._wake = threading.Event()
+        self._cond = threading.Condition()
+        self._flush_requested = 0
+        self._flush_done = 0
+        self._stopping = False
+        # Set when shutdown's timeout passed: the worker stops retrying a failing sink.
+        self._abandon = False
+        self._exported = 0
+        self._dropped = 0
+        self._failed_attempts = 0
+        self._sampled_out = 0
+        self._last_error: str | None = None
+        self._warned_drop_at = 0
+        self._tail: dict[int, list[ReadableSpan]] = {}
+        self._tail_errors: set[int] = set()
+        self._tail_lock = threading.Lock()
+        self._worker: threading.Thread | None = None
+        self._start_worker()
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._after_fork)
+
+    # --- caller side --------------------------------------------------------------------------
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        defaults = get_trace_defaults()
+        if defaults is not None:
+            if defaults.run_id is not None:
+                span.set_attribute(sc.TRACE_RUN_ID, defaults.run_id)
+            if defaults.session_id is not None:
+                span.set_attribute(sc.TRACE_SESSION_ID, defaults.session_id)
+            if defaults.user_id is not None:
+                span.set_attribute(sc.TRACE_USER_ID, defaults.user_id)
+        parent = span.parent
+        if parent is not None and not parent.is_remote:
+            # A parent from another tracer provider is not stored here: this span is then the
+            # root of what this store sees.
+            owner = getattr(get_current_span(parent_context), "resource", None)
+            if owner is not self._resource:
+                span.set_attribute(sc.SPAN_FOREIGN_PARENT, True)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if not span.context.trace_flags.sampled:
+            self._hold_unsampled(span)
+            return
+        queue = self._queue
+        if len(queue) + self._in_flight >= self._max_queue:
+            self._drop(1)
+            return
+        queue.append(span)
+        if len(queue) == self._batch_size:
+            self._wake.set()
+
+    def _hold_unsampled(self, span: ReadableSpan) -> None:
+        tid = span.context.trace_id
+        parent = span.parent
+        is_root = (
+            parent is None
+            or parent.is_remote
+            or bool(span.attributes and span.attributes.get(sc.SPAN_FOREIGN_PARENT))
+        )
+        with self._tail_lock:
+            held = self._tail.get(tid)
+            if held is None:
+                if len(self._tail) >= _MAX_TAIL_TRACES:
+                    oldest = next(iter(self._tail))
+                    self._tail.pop(oldest)
+                    self._tail_errors.discard(oldest)
+                    self._sampled_out += 1
+                held = self._tail[tid] = []
+            if len(held) < _MAX_TAIL_SPANS_PER_TRACE:
+                held.append(span)
+            if span.status.status_code is StatusCode.ERROR:
+                self._tail_errors.add(tid)
+            if not is_root:
+                return
+            self._tail.pop(tid, None)
+            keep = tid in self._tail_errors
+            self._tail_errors.discard(tid)
+            if not keep:
+                self._sampled_out += 1
+                return
+        for s in held:
+            self.on_end_sampled(s)
+
+    def on_end_sampled(self, span: ReadableSpan) -> None:
+        """Queue a span regardless of its sampled flag (kept error traces)."""
+        if len(self._queue) + self._in_flight >= self._max_queue:
+            self._drop(1)
+        else:
+            self._queue.append(span)
+
+    def _drop(self, n: int) -> None:
+        self._dropped += n
+        # Warn on the first drop and then at each doubling, so a flood stays readable.
+        if self._dropped >= max(1, 2 * self._warned_drop_at):
+            self._warned_drop_at = self._dropped
+            logger.warning(
+                "llmtrace dropped %d span(s) so far: export queue full (%d). "
+                "The store is slow or unreachable (last error: %s); raise LLMTRACE_QUEUE_SIZE "
+                "or check the store.",
+                self._dropped,
+                self._max_queue,
+                self._last_error,
+            )
+
+    # --- worker -------------------------------------------------------------------------------
+
+    def _start_worker(self) -> None:
+        self._worker = threading.Thread(target=self._run, name="llmtrace-export", daemon=True)
+        self._worker.start()
+
+    def _after_fork(self) -> None:
+        # The worker thread does not survive fork; the child gets its own, and an empty queue
+        # (the parent exports what it queued).
+        self._queue = deque()
+        self._in_flight = 0
+        self._wake = threading.Event()
+        self._cond = threading.Condition()
+        self._tail_lock = threading.Lock()
+        self._tail.clear()
+        self._tail_errors.clear()
+        if not self._stopping:
+            self._start_worker()
+
+    def _run(self) -> None:
+        backoff = 0.0
+        while True:
+            self._wake.wait(backoff or self._interval)
+            self._wake.clear()
+            with self._cond:
+                requested = self._flush_requested
+                stopping = self._stopping
+            ok = self._drain()
+            backoff = 0.0 if ok else min(_MAX_BACKOFF_S, max(0.05, backoff * 2))
+            if ok:
+                with self._cond:
+                    self._flush_done = max(self._flush_done, requested)
+                    self._cond.notify_all()
+            if (stopping and (ok or not self._queue)) or self._abandon:
+                return
+
+    def _drain(self) -> bool:
+        queue = self._queue
+        while queue:
+            n = min(self._batch_size, len(queue))
+            batch = [queue.popleft() for _ in range(n)]
+            self._in_flight = n
+            try:
+                self._sink.export(batch)
+            except Exception as exc:  # any sink failure: keep the batch and retry later
+                self._failed_attempts += 1
+                first = self._last_error is None
+                self._last_error = f"{type(exc).__name__}: {exc}"[:500]
+                if first or self._failed_attempts % 100 == 0:
+                    logger.warning(
+                        "llmtrace could not store %d span(s), will retry: %s",
+                        n,
+                        self._last_error,
+                    )
+                queue.extendleft(reversed(batch))
+                self._in_flight = 0
+                return False
+            self._in_flight = 0
+            self._exported += n
+        return True
+
+    # --- control ------------------------------------------------------------------------------
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        """Export everything queued before this call; False if it did not finish in time."""
+        deadline = time.monotonic() + timeout_millis / 1000
+        with self._cond:
+            self._flush_requested += 1
+            target = self._flush_requested
+        self._wake.set()
+        with self._cond:
+            while self._flush_done < target:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self._worker is None or not self._worker.is_alive():
+                    return False
+                self._cond.wait(min(remaining, 0.1))
+        return True
+
+    def shutdown(self, timeout_millis: int = 10_000) -> None:
+        """Drain the queue (up to the timeout), stop the worker, count what is left as dropped."""
+        if self._stopping:
+            return
+        with self._cond:
+            self._stopping = True
+        self._wake.set()
+        worker = self._worker
+        if worker is not None and worker is not threading.current_thread():
+            worker.join(timeout_millis / 1000)
+        self._abandon = True
+        self._wake.set()
+        if worker is not None and worker.is_alive() and worker is not threading.current_thread():
+            worker.join(1.0)
+        left = len(self._queue)
+        if left:
+            self._queue.clear()
+            self._drop(left)
+        try:
+            self._sink.shutdown()
+        except Exception:  # shutdown must not raise at interpreter exit
+            logger.debug("llmtrace sink shutdown failed", exc_info=True)
+
+    def stats(self) -> ExportStats:
+        """Current counters."""
+        return ExportStats(
+            exported=self._exported,
+            dropped=self._dropped,
+            queued=len(self._queue) + self._in_flight,
+            failed_attempts=self._failed_attempts,
+            sampled_out_traces=self._sampled_out,
+            last_error=self._last_error,
+        )
+
+
+__all__ = ["ExportProcessor", "ExportStats", "SpanSink"]

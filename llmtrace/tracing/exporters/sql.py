@@ -1,0 +1,69 @@
+"""The one bridge from spans to the database: OpenTelemetry SDK spans -> `SpanRecord` -> store.
+
+Runs on the export worker thread. The store is opened (and migrated) on the first batch, so the
+first traced call in a program pays nothing for it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+
+from opentelemetry.sdk.trace import ReadableSpan
+
+from llmtrace import semconv as sc
+from llmtrace.store import SpanRecord, Store
+
+
+def span_to_record(span: ReadableSpan) -> SpanRecord:
+    """Convert one finished SDK span (pure function)."""
+    ctx = span.context
+    parent = span.parent
+    attributes = dict(span.attributes or {})
+    events = [
+        {"name": e.name, "timestamp_ns": e.timestamp, "attributes": dict(e.attributes or {})}
+        for e in span.events
+    ]
+    return SpanRecord(
+        trace_id=format(ctx.trace_id, "032x"),
+        span_id=format(ctx.span_id, "016x"),
+        parent_span_id=format(parent.span_id, "016x") if parent is not None else None,
+        name=span.name,
+        start_time_ns=span.start_time or 0,
+        end_time_ns=span.end_time or span.start_time or 0,
+        status=span.status.status_code.name,
+        status_message=span.status.description,
+        attributes=attributes,
+        events=events,
+        resource=span.resource.attributes,
+        is_local_root=(
+            parent is None or parent.is_remote or bool(attributes.get(sc.SPAN_FOREIGN_PARENT))
+        ),
+    )
+
+
+class SqlSink:
+    """A `SpanSink` writing to a `Store` created lazily by `open_store`."""
+
+    def __init__(self, open_store: Callable[[], Store]) -> None:
+        self._open_store = open_store
+        self._store: Store | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def store(self) -> Store:
+        """The store, opened on first use."""
+        with self._lock:
+            if self._store is None:
+                self._store = self._open_store()
+            return self._store
+
+    def export(self, spans: Sequence[ReadableSpan]) -> None:
+        """Write one batch in one transaction; raises so the processor can retry."""
+        self.store.log_spans([span_to_record(s) for s in spans])
+
+    def shutdown(self) -> None:
+        """Nothing to release: the store belongs to the runtime, which closes it."""
+
+
+__all__ = ["SqlSink", "span_to_record"]
