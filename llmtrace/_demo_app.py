@@ -34,10 +34,15 @@ QUESTIONS = [
 ]
 
 _WORD = re.compile(r"[a-z0-9]+")
+_STOP = frozenset(
+    "a an and are as at by can do does for from how i in is it my of on or the to we what when "
+    "will with you your".split()
+)
 
 
 def _words(text: str) -> set[str]:
-    return set(_WORD.findall(text.lower()))
+    # Crude stemming (first five letters) so that "refund" matches "refunds".
+    return {w[:5] for w in _WORD.findall(text.lower()) if w not in _STOP}
 
 
 @llmtrace.trace(span_type=SpanType.RETRIEVER)

@@ -15,7 +15,7 @@ Fixtures
         tables. Use it whenever the test is not about migrating: it saves the 0.2-0.3 s that
         creating the schema costs on a server (SQLite copies a migrated template file; servers
         keep the schema between tests and only delete rows, migrating again only when a test
-        changed the set of tables or the revision).
+        changed the set of tables or the revision). ``migrated_engine`` is its ``engine``.
 
 SQLite databases are files in the test's ``tmp_path``. For each server, the session creates one
 database ``llmtrace_test_<8 hex>`` on first use, empties it before every test that asks for it
@@ -337,6 +337,16 @@ def migrated_db_url(request: pytest.FixtureRequest) -> str:
 def engine(db_url: str) -> Iterator[sa.Engine]:
     """A plain engine on ``db_url`` (no store pragmas), disposed after the test."""
     engine = sa.create_engine(db_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def migrated_engine(migrated_db_url: str) -> Iterator[sa.Engine]:
+    """A plain engine on ``migrated_db_url``, disposed after the test."""
+    engine = sa.create_engine(migrated_db_url)
     try:
         yield engine
     finally:

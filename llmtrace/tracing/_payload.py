@@ -119,6 +119,7 @@ _SURROGATES = re.compile("[\\ud800-\\udfff]")
 # Any integer outside the 64-bit range has at least 19 digits.
 _LONG_DIGITS = re.compile(r"\d{19}")
 
+_ORJSON_OPTIONS = _orjson.OPT_NON_STR_KEYS if _orjson is not None else 0
 _STD_PLAIN = json.JSONEncoder(ensure_ascii=False, check_circular=False, separators=(",", ":"))
 
 Redact = Callable[[str], str]
@@ -191,15 +192,16 @@ def preview(json_text: str, limit: int = 1000) -> str:
 
 
 def _to_json(value: object, max_bytes: int, redact: Redact | None) -> str:
-    limit = max(int(max_bytes), 0)
+    limit = max_bytes if type(max_bytes) is int else int(max_bytes)
     full_size = _size_lower_bound(value)
 
     if full_size <= limit:
-        text = _verbatim(value)
-        if text is not None:
+        verbatim = _verbatim(value)
+        if verbatim is not None:
+            text, size = verbatim
             if redact is not None:
                 text = redact(text)
-            size = _utf8_len(text)
+                size = _utf8_len(text)
             if size <= limit:
                 return text
             full_size = size
@@ -234,42 +236,38 @@ def _size_lower_bound(value: object) -> int:
     if t is list or t is tuple:
         return 2 * len(value) + 1  # type: ignore[arg-type]  # an item and a comma each
     if t is dict:
-        d: dict[object, object] = value  # type: ignore[assignment]
-        size = 6 * len(d) + 1  # "k":v,
-        if len(d) <= 32:
-            for v in d.values():
-                if type(v) is str:
-                    size += len(v)
-        return size
+        return 6 * len(value) + 1  # type: ignore[arg-type]  # "k":v, per entry
     return 0
 
 
-def _verbatim(value: object) -> str | None:
-    """Tier 1: one C-level encoding pass, or None if the value needs the bounded tier."""
+def _verbatim(value: object) -> tuple[str, int] | None:
+    """Tier 1: one C-level encoding pass. Returns (text, UTF-8 size), or None if the value
+    needs the bounded tier."""
     orj = _orjson
     if orj is not None:
         try:
-            raw = orj.dumps(value, default=_fast_default, option=orj.OPT_NON_STR_KEYS)
+            raw = orj.dumps(value, default=_fast_default, option=_ORJSON_OPTIONS)
         except Exception:
             return None
         # orjson writes NaN/Infinity as null; only then is the slower scan needed.
         if b"null" in raw and _has_special(value):
             return None
-        text: str = raw.decode()
-        return text
+        return raw.decode(), len(raw)
     try:
         text = _STD_FAST.encode(value)
     except Exception:
         return None
-    if not text.isascii():
+    if text.isascii():
+        size = len(text)
+    else:
         try:
-            text.encode()
+            size = len(text.encode())
         except UnicodeEncodeError:  # lone surrogates: let the bounded tier scrub them
             return None
     # The stdlib writes big integers verbatim; orjson cannot, so both defer to the bounded tier.
     if _LONG_DIGITS.search(text) and _has_special(value):
         return None
-    return text
+    return text, size
 
 
 def _dump_plain(jsonable: object) -> str:
@@ -466,40 +464,59 @@ def _fast_default(obj: object) -> object:
         return marker
     kind = _pydantic_kind(obj)
     if kind:
-        return _pydantic_dump(obj, kind)
+        dumped = _pydantic_dump(obj, kind)
+        # The dump is encoded after the null check of the verbatim tier has looked at `obj`.
+        if _has_special(dumped):
+            raise TypeError("non-finite float or big int in model")
+        return dumped
     raise TypeError(f"{_type_name(obj)} needs the bounded tier")
 
 
-def _has_special(obj: object, depth: int = 0) -> bool:
-    """True if the verbatim tier mis-encoded `obj`: NaN/Infinity or an out-of-range int."""
-    try:
-        if depth > 400:
-            return True
+def _has_special(value: object) -> bool:
+    """True if the verbatim tier mis-encoded `value`: NaN/Infinity or an out-of-range int.
+
+    Only called after a successful verbatim encoding, so `value` has no cycles.
+    """
+    # Iterative with exact-type checks first: this runs whenever orjson output has a null.
+    stack = [value]
+    pop = stack.pop
+    extend = stack.extend
+    while stack:
+        obj = pop()
         t = type(obj)
         if t is str or t is bool or obj is None:
-            return False
-        if isinstance(obj, float):
-            return not math.isfinite(obj)
-        if isinstance(obj, int) and not isinstance(obj, bool):
-            return not _I64_MIN <= obj <= _U64_MAX
-        if isinstance(obj, dict):
-            for k, v in obj.items():
-                if type(k) is not str and _has_special(k, depth + 1):
-                    return True
-                if _has_special(v, depth + 1):
-                    return True
-            return False
-        if isinstance(obj, (list, tuple)):
-            return any(_has_special(x, depth + 1) for x in obj)
-        if isinstance(obj, Enum):
-            return _has_special(obj.value, depth + 1)
-        if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-            return any(
-                _has_special(getattr(obj, f.name), depth + 1) for f in dataclasses.fields(obj)
-            )
-        return False
-    except Exception:
-        return True
+            continue
+        if t is float:
+            if not math.isfinite(obj):  # type: ignore[arg-type]
+                return True
+        elif t is int:
+            if not _I64_MIN <= obj <= _U64_MAX:  # type: ignore[operator]
+                return True
+        elif t is dict:
+            extend(obj.values())  # type: ignore[attr-defined]
+            extend(obj.keys())  # type: ignore[attr-defined]
+        elif t is list or t is tuple:
+            extend(obj)  # type: ignore[arg-type]
+        else:
+            try:
+                if isinstance(obj, float):
+                    if not math.isfinite(obj):
+                        return True
+                elif isinstance(obj, int):
+                    if not _I64_MIN <= obj <= _U64_MAX:
+                        return True
+                elif isinstance(obj, dict):
+                    extend(obj.values())
+                    extend(obj.keys())
+                elif isinstance(obj, (list, tuple)):
+                    extend(obj)
+                elif isinstance(obj, Enum):
+                    stack.append(obj.value)
+                elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+                    extend(getattr(obj, f.name) for f in dataclasses.fields(obj))
+            except Exception:
+                return True
+    return False
 
 
 def _key_str(key: object) -> str:

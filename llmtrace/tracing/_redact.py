@@ -98,12 +98,6 @@ class _Rule:
         start = m.start()
         return text[: m.start(self.group) - start] + self.label + text[m.end(self.group) - start :]
 
-    def apply(self, text: str, haystack: str) -> str:
-        for g in self.gate:
-            if g in haystack:
-                return self.pattern.sub(self.replace, text)
-        return text
-
 
 def _luhn_ok(digits: str) -> bool:
     total = 0
@@ -472,9 +466,15 @@ class Redactor:
             text = _apply_spans(text, spans, _FIELD_LABEL)
             low = text.lower()
         for rule in _CASELESS_RULES:
-            text = rule.apply(text, low)
+            for gate in rule.gate:
+                if gate in low:
+                    text = rule.pattern.sub(rule.replace, text)
+                    break
         for rule in _TOKEN_RULES:
-            text = rule.apply(text, text)
+            for gate in rule.gate:
+                if gate in text:
+                    text = rule.pattern.sub(rule.replace, text)
+                    break
         return text
 
     def _mask_pii(self, text: str) -> str:

@@ -108,19 +108,14 @@ def test_head_is_the_initial_revision() -> None:
     assert migrate.head_revision() == "0001_initial"
 
 
-def test_upgrade_from_empty_creates_every_table(engine: sa.Engine) -> None:
+def test_upgrade_downgrade_upgrade(engine: sa.Engine) -> None:
     assert migrate.current_revision(engine) is None
 
     migrate.upgrade(engine)
-
     assert _tables(engine) == LLMTRACE_TABLES | {migrate.VERSION_TABLE}
     assert migrate.current_revision(engine) == migrate.head_revision()
 
-
-def test_upgrade_downgrade_upgrade(engine: sa.Engine) -> None:
-    migrate.upgrade(engine)
     migrate.downgrade(engine, "base")
-
     # Alembic keeps its (now empty) version table.
     assert _tables(engine) == {migrate.VERSION_TABLE}
     assert migrate.current_revision(engine) is None
@@ -130,10 +125,9 @@ def test_upgrade_downgrade_upgrade(engine: sa.Engine) -> None:
     assert migrate.current_revision(engine) == migrate.head_revision()
 
 
-def test_migrated_schema_matches_models(engine: sa.Engine) -> None:
-    migrate.upgrade(engine)
-
-    with engine.connect() as conn:
+def test_migrated_schema_matches_models(migrated_engine: sa.Engine) -> None:
+    # migrated_engine's schema comes from migrate.upgrade, like every user's.
+    with migrated_engine.connect() as conn:
         context = MigrationContext.configure(
             conn,
             opts={
@@ -153,19 +147,17 @@ def test_migrated_schema_matches_models(engine: sa.Engine) -> None:
     assert differences == []
 
 
-def test_check_constraints_are_named(engine: sa.Engine) -> None:
-    migrate.upgrade(engine)
-    inspector = sa.inspect(engine)
+def test_check_constraints_are_named(migrated_engine: sa.Engine) -> None:
+    inspector = sa.inspect(migrated_engine)
 
     for table, expected in CHECK_CONSTRAINTS.items():
         names = {ck["name"] for ck in inspector.get_check_constraints(table)}
         assert names == expected, table
 
 
-def test_check_constraints_reject_invalid_values(engine: sa.Engine) -> None:
-    migrate.upgrade(engine)
+def test_check_constraints_reject_invalid_values(migrated_engine: sa.Engine) -> None:
     tables = Base.metadata.tables
-    with engine.begin() as conn:
+    with migrated_engine.begin() as conn:
         conn.execute(tables["traces"].insert(), _trace())
         conn.execute(tables["spans"].insert(), _span())
         conn.execute(tables["assessments"].insert(), _assessment())
@@ -177,18 +169,17 @@ def test_check_constraints_reject_invalid_values(engine: sa.Engine) -> None:
     ]
     for table, row in invalid:
         # IntegrityError on most backends; some drivers report CHECK failures differently.
-        with pytest.raises(sa.exc.DBAPIError), engine.begin() as conn:
+        with pytest.raises(sa.exc.DBAPIError), migrated_engine.begin() as conn:
             conn.execute(tables[table].insert(), row)
 
-    with engine.connect() as conn:
+    with migrated_engine.connect() as conn:
         assert conn.execute(sa.select(sa.func.count()).select_from(tables["traces"])).scalar() == 1
 
 
-def test_utc_datetime_keeps_microseconds(engine: sa.Engine) -> None:
+def test_utc_datetime_keeps_microseconds(migrated_engine: sa.Engine) -> None:
     # The inline DATETIME(fsp=6) of the revision is what keeps them on MySQL.
-    migrate.upgrade(engine)
     traces = Base.metadata.tables["traces"]
-    with engine.begin() as conn:
+    with migrated_engine.begin() as conn:
         conn.execute(traces.insert(), _trace())
         assert conn.execute(sa.select(traces.c.start_time)).scalar() == NOW
 
@@ -204,46 +195,49 @@ def test_ensure_schema_creates_an_empty_database(
     assert "creating the llmtrace schema" in caplog.text
 
 
-def test_ensure_schema_at_head_changes_nothing(engine: sa.Engine) -> None:
-    migrate.upgrade(engine)
+def test_ensure_schema_at_head_changes_nothing(migrated_engine: sa.Engine) -> None:
     statements: list[str] = []
 
     def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         statements.append(statement)
 
-    sa.event.listen(engine, "before_cursor_execute", record)
+    sa.event.listen(migrated_engine, "before_cursor_execute", record)
     try:
-        migrate.ensure_schema(engine)
-        migrate.upgrade(engine)
+        migrate.ensure_schema(migrated_engine)
+        migrate.upgrade(migrated_engine)
     finally:
-        sa.event.remove(engine, "before_cursor_execute", record)
+        sa.event.remove(migrated_engine, "before_cursor_execute", record)
 
     writes = ("CREATE", "ALTER", "DROP", "INSERT", "UPDATE", "DELETE", "BEGIN", "SELECT GET_LOCK")
     assert not [s for s in statements if s.lstrip().upper().startswith(writes)]
     assert "pg_try_advisory" not in " ".join(statements)
 
 
-def test_ensure_schema_after_downgrade_recreates_the_schema(engine: sa.Engine) -> None:
-    # The version table exists but is empty: like a new database.
-    migrate.upgrade(engine)
-    migrate.downgrade(engine, "base")
+def test_ensure_schema_after_downgrade_recreates_the_schema(sqlite_url: str) -> None:
+    # SQLite only: the decision is the same on every backend, the DDL is covered above.
+    engine = sa.create_engine(sqlite_url)
+    try:
+        migrate.upgrade(engine)
+        migrate.downgrade(engine, "base")
 
-    migrate.ensure_schema(engine)
+        # The version table exists but is empty: like a new database.
+        migrate.ensure_schema(engine)
 
-    assert migrate.current_revision(engine) == migrate.head_revision()
-    assert _tables(engine) >= LLMTRACE_TABLES
+        assert migrate.current_revision(engine) == migrate.head_revision()
+        assert _tables(engine) == LLMTRACE_TABLES | {migrate.VERSION_TABLE}
+    finally:
+        engine.dispose()
 
 
-def test_ensure_schema_rejects_a_revision_from_a_newer_llmtrace(engine: sa.Engine) -> None:
-    migrate.upgrade(engine)
-    with engine.begin() as conn:
+def test_ensure_schema_rejects_a_revision_from_a_newer_llmtrace(migrated_engine: sa.Engine) -> None:
+    with migrated_engine.begin() as conn:
         conn.execute(sa.text(f"UPDATE {migrate.VERSION_TABLE} SET version_num = '9999_future'"))
 
     with pytest.raises(MigrationError, match="'9999_future'") as error:
-        migrate.ensure_schema(engine)
+        migrate.ensure_schema(migrated_engine)
 
     assert "Upgrade llmtrace" in str(error.value)
-    assert migrate.current_revision(engine) == "9999_future"
+    assert migrate.current_revision(migrated_engine) == "9999_future"
 
 
 def test_ensure_schema_rejects_tables_created_without_migrations(engine: sa.Engine) -> None:
