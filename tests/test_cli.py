@@ -201,6 +201,16 @@ def test_db_upgrade_then_current_prints_head(cli: Cli, store_url: str) -> None:
     assert again.code == 0, again.err
 
 
+def test_db_upgrade_sql_prints_the_script_without_touching_the_store(
+    cli: Cli, tmp_path: Path
+) -> None:
+    result = cli("db", "upgrade", "--sql")
+    assert result.code == 0, result.err
+    assert "CREATE TABLE traces" in result.out
+    assert "CREATE TABLE spans" in result.out
+    assert not (tmp_path / "x.db").exists()
+
+
 def test_db_upgrade_to_unknown_revision_is_a_clean_error(cli: Cli) -> None:
     _assert_clean_error(cli("db", "upgrade", "--revision", "9999_nope"), 2)
 

@@ -16,12 +16,20 @@ def register(commands: Any) -> None:
     sub.required = True
     up = sub.add_parser("upgrade", help="create or migrate the schema (default: to the newest)")
     up.add_argument("--revision", default="head", help="target revision (default: head)")
+    up.add_argument(
+        "--sql",
+        action="store_true",
+        help="print the SQL script instead of running it (for review by a DBA)",
+    )
     up.set_defaults(handler=_upgrade)
     cur = sub.add_parser("current", help="print the schema revision of the store")
     cur.set_defaults(handler=_current)
 
 
 def _upgrade(args: argparse.Namespace) -> int:
+    if args.sql:
+        print(migrate.upgrade_sql(store_url(args), args.revision))
+        return 0
     store = open_store(args, migrate=False)
     try:
         migrate.upgrade(store.engine, args.revision)

@@ -41,6 +41,7 @@ from alembic.script import Script, ScriptDirectory
 from alembic.util import CommandError
 
 from llmtrace.exceptions import MigrationError
+from llmtrace.store._engine import SQLITE_BEGIN
 from llmtrace.store.models import Base
 
 logger = logging.getLogger(__name__)
@@ -308,6 +309,9 @@ def _migration_connection(engine: sa.Engine) -> Iterator[sa.Connection]:
                     conn.execute(sa.text("SELECT RELEASE_LOCK(:name)"), {"name": name})
                     conn.commit()
         else:
+            if dialect == "sqlite":
+                # Engines made by llmtrace issue BEGIN themselves; ask for an IMMEDIATE one.
+                conn.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
             with conn.begin():
                 if dialect == "postgresql":
                     # Transaction-scoped: the commit of the migrations releases it.

@@ -11,7 +11,9 @@ How a value is serialised
    numpy arrays and scalars, pydantic models). If that works and the text fits in `max_bytes`,
    it is returned as is: no item, string or depth limit applies to a payload that fits.
    NaN/Infinity and integers outside the 64-bit range are never accepted in this tier (orjson
-   would turn NaN into ``null`` and cannot encode big integers), so both backends agree.
+   would turn NaN into ``null`` and cannot encode big integers), so both backends agree. The
+   tier is skipped when a quick look at a few dozen nodes estimates the text to be larger
+   than `max_bytes`, so a huge nested input is never encoded in full.
 2. **Bounded tier.** Anything else (unknown objects, cycles, oversized payloads) goes through a
    recursive conversion with limits: nesting depth `MAX_DEPTH` (deeper containers become
    ``"<max depth: TypeName>"``), `MAX_ITEMS` items per container, a byte budget of `max_bytes`
@@ -28,9 +30,11 @@ Representations (both tiers)
 =============================  ====================================================================
 str, int, float, bool, None    themselves; NaN/Infinity/-Infinity as the strings ``"NaN"``,
                                ``"Infinity"``, ``"-Infinity"``; integers outside
-                               [-2**63, 2**64) as their decimal string
+                               [-2**63, 2**64) as their decimal string; lone surrogates in
+                               strings become U+FFFD
 dict, Mapping                  object; keys: str as is, bool/None as ``"true"``/``"false"``/
-                               ``"null"``, other keys via `str()`
+                               ``"null"``, numbers as JSON numbers, Enum by value, dates in
+                               ISO 8601, anything else via `str()`
 list, tuple, deque, range,     array; sets are sorted when their items are all str or all
 set, frozenset, dict views     numbers, so the output is deterministic
 generators, iterators          ``"<generator>"``, ``"<iterator: TypeName>"``; never consumed
@@ -60,8 +64,8 @@ Truncation markers (bounded tier and beyond)
 * a cut object gets the extra entry ``"...": "N more items"``;
 * a whole document that does not fit is replaced by
   ``{"__truncated__": true, "original_bytes": N, "preview": "<first chars of the JSON text>"}``.
-  `N` is the size of the full serialisation when it is known, otherwise of the bounded one
-  (then a lower bound).
+  `N` is the size of the full serialisation when it was attempted, otherwise an estimate.
+  The preview is a prefix of the JSON text, so it is usually not parseable itself.
 
 Size rule: ``len(to_json(v, m).encode()) <= max(m, MIN_BYTES)``. Only when `max_bytes` is
 smaller than `MIN_BYTES` (64) can the bare marker ``{"__truncated__":true,"original_bytes":N}``
@@ -192,8 +196,8 @@ def preview(json_text: str, limit: int = 1000) -> str:
 
 
 def _to_json(value: object, max_bytes: int, redact: Redact | None) -> str:
-    limit = max_bytes if type(max_bytes) is int else int(max_bytes)
-    full_size = _size_lower_bound(value)
+    limit = max(max_bytes if type(max_bytes) is int else int(max_bytes), 0)
+    full_size = _estimated_size(value)
 
     if full_size <= limit:
         verbatim = _verbatim(value)
@@ -224,20 +228,34 @@ def _to_json(value: object, max_bytes: int, redact: Redact | None) -> str:
     return _truncated_doc(text, full_size, limit)
 
 
-def _size_lower_bound(value: object) -> int:
-    """A cheap lower bound of the verbatim JSON size, from a shallow look at `value`.
+def _estimated_size(value: object, depth: int = 0) -> int:
+    """A rough estimate of the verbatim JSON size of `value`, looking at a few dozen nodes.
 
-    When it already exceeds the limit the verbatim tier is skipped: serialising a 100 MB
-    string only to throw it away would dominate the cost of tracing.
+    When it exceeds the limit the verbatim tier is skipped: serialising a gigabyte of nested
+    lists only to throw the text away would dominate the cost of tracing. Containers with more
+    than 8 items are extrapolated from their first item; an over-estimate only costs speed
+    (the bounded tier gives the same text for anything that fits).
     """
     t = type(value)
     if t is str:
         return len(value) + 2  # type: ignore[arg-type]
-    if t is list or t is tuple:
-        return 2 * len(value) + 1  # type: ignore[arg-type]  # an item and a comma each
     if t is dict:
-        return 6 * len(value) + 1  # type: ignore[arg-type]  # "k":v, per entry
-    return 0
+        values: Iterable[object] = value.values()  # type: ignore[attr-defined]
+        per_item = 6  # "k":v,
+    elif t is list or t is tuple:
+        values = value  # type: ignore[assignment]
+        per_item = 1
+    else:
+        return 4
+    n = len(value)  # type: ignore[arg-type]
+    if n == 0 or depth >= 4:
+        return 2 + n * (per_item + 1)
+    if n <= 8:
+        size = 2 + n * per_item
+        for item in values:
+            size += _estimated_size(item, depth + 1)
+        return size
+    return 2 + n * (per_item + _estimated_size(next(iter(values)), depth + 1))
 
 
 def _verbatim(value: object) -> tuple[str, int] | None:

@@ -55,8 +55,8 @@ def record(
 
 
 @pytest.fixture
-def store(db_url: str) -> Iterator[SqlStore]:
-    s = SqlStore(db_url)
+def store(migrated_db_url: str) -> Iterator[SqlStore]:
+    s = SqlStore(migrated_db_url)
     yield s
     s.close()
 
@@ -136,8 +136,8 @@ def test_duplicate_spans_are_skipped(store: SqlStore) -> None:
     assert store.count_spans(tid(4)) == 3
 
 
-def test_concurrent_writers_of_one_trace(store: SqlStore, db_url: str) -> None:
-    other = SqlStore(db_url)
+def test_concurrent_writers_of_one_trace(store: SqlStore, migrated_db_url: str) -> None:
+    other = SqlStore(migrated_db_url)
     try:
         barrier = threading.Barrier(2)
 
