@@ -18,7 +18,7 @@ from opentelemetry import trace as otel_trace
 
 from llmtrace import semconv as sc
 from llmtrace.semconv import SpanType
-from llmtrace.tracing import _runtime
+from llmtrace.tracing import _deferred, _runtime
 from llmtrace.tracing._span import fail_span, static_attributes
 
 logger = logging.getLogger("llmtrace")
@@ -165,9 +165,13 @@ def _wrap(
             if span.is_recording() and (
                 rt.capture_inputs if capture_inputs is None else capture_inputs
             ):
-                text = rt.capture("inputs", binder(args, kwargs))
-                if text is not None:
-                    span.set_attribute(sc.SPAN_INPUTS, text)
+                bound = binder(args, kwargs)
+                if rt.defer_payloads and _deferred.immutable_arguments(bound, rt.max_payload_bytes):
+                    _deferred.defer(span.get_span_context().span_id, _deferred.INPUTS, bound)
+                else:
+                    text = rt.capture("inputs", bound)
+                    if text is not None:
+                        span.set_attribute(sc.SPAN_INPUTS, text)
             return rt, span, attach(in_context(span))
         except Exception:
             logger.warning("llmtrace could not start span %r", span_name, exc_info=True)
@@ -180,9 +184,12 @@ def _wrap(
                 and span.is_recording()
                 and (rt.capture_outputs if capture_outputs is None else capture_outputs)
             ):
-                text = rt.capture("outputs", output)
-                if text is not None:
-                    span.set_attribute(sc.SPAN_OUTPUTS, text)
+                if rt.defer_payloads and _deferred.immutable(output, rt.max_payload_bytes):
+                    _deferred.defer(span.get_span_context().span_id, _deferred.OUTPUTS, output)
+                else:
+                    text = rt.capture("outputs", output)
+                    if text is not None:
+                        span.set_attribute(sc.SPAN_OUTPUTS, text)
         finally:
             try:
                 detach(token)

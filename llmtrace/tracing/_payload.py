@@ -13,7 +13,9 @@ How a value is serialised
    NaN/Infinity and integers outside the 64-bit range are never accepted in this tier (orjson
    would turn NaN into ``null`` and cannot encode big integers), so both backends agree. The
    tier is skipped when a quick look at a few dozen nodes estimates the text to be larger
-   than `max_bytes`, so a huge nested input is never encoded in full.
+   than `max_bytes`, so a huge nested input is never encoded in full. (One difference
+   remains: orjson refuses nesting deeper than 254 levels, the stdlib encoder only at the
+   interpreter's recursion limit; the refused value goes to the bounded tier.)
 2. **Bounded tier.** Anything else (unknown objects, cycles, oversized payloads) goes through a
    recursive conversion with limits: nesting depth `MAX_DEPTH` (deeper containers become
    ``"<max depth: TypeName>"``), `MAX_ITEMS` items per container, a byte budget of `max_bytes`
@@ -21,7 +23,8 @@ How a value is serialised
    (at least 16 characters) so that one huge field does not crowd out its siblings. Conversion
    stops early once the budget is spent, so the cost is proportional to `max_bytes`, not to
    the size of the input. If the result is still too large (the budget is an estimate) it is
-   shrunk and the conversion retried, twice at most.
+   shrunk and the conversion retried, three times at most and not below a quarter of
+   `max_bytes`.
 3. **Preview marker.** If even that does not fit, the result is the marker document described
    below.
 
@@ -212,7 +215,7 @@ def _to_json(value: object, max_bytes: int, redact: Redact | None) -> str:
 
     budget = limit
     text = ""
-    for _attempt in range(3):
+    for attempt in range(4):
         jsonable = _Walker(budget, redact).convert(value, 0)
         text = _dump_plain(jsonable)
         if redact is not None:
@@ -221,10 +224,11 @@ def _to_json(value: object, max_bytes: int, redact: Redact | None) -> str:
         if size <= limit:
             return text
         full_size = max(full_size, size)
-        # The budget is an estimate (non-ASCII, escapes, markers); scale it by the overshoot.
-        budget = int(budget * limit / size * 0.9)
-        if budget <= 0:
-            break
+        # The budget is an estimate (non-ASCII, escapes, markers); scale it by the overshoot,
+        # more boldly after the first miss.
+        budget = int(budget * limit / size * (0.9 if attempt == 0 else 0.6))
+        if budget < limit // 4 or budget <= 0:
+            break  # the result would be mostly markers; the preview shows more
     return _truncated_doc(text, full_size, limit)
 
 
@@ -460,7 +464,13 @@ def _fast_default(obj: object) -> object:
             raise TypeError("set needs the bounded tier")
         return _sortable_set(obj)
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+        fields = {}
+        for f in dataclasses.fields(obj):
+            try:
+                fields[f.name] = getattr(obj, f.name)
+            except AttributeError:  # never assigned: left out, as orjson does
+                pass
+        return fields
     if isinstance(obj, BaseException):
         return _exception_doc(obj)
     np = _numpy_module(obj)
@@ -774,6 +784,8 @@ def _dataclass_items(obj: object) -> Iterator[tuple[str, object]]:
     for f in dataclasses.fields(obj):  # type: ignore[arg-type]
         try:
             value = getattr(obj, f.name)
+        except AttributeError:  # never assigned (init=False): left out, as orjson does
+            continue
         except Exception:
             value = f"<unavailable: {f.name}>"
         yield f.name, value

@@ -23,6 +23,7 @@ from opentelemetry.trace import StatusCode, get_current_span
 
 from llmtrace import semconv as sc
 from llmtrace.context import get_trace_defaults
+from llmtrace.tracing import _deferred
 
 logger = logging.getLogger("llmtrace")
 
@@ -127,6 +128,7 @@ class ExportProcessor(SpanProcessor):
             return
         queue = self._queue
         if len(queue) + self._in_flight >= self._max_queue:
+            _deferred.discard(span.context.span_id)
             self._drop(1)
             return
         queue.append(span)
@@ -146,12 +148,15 @@ class ExportProcessor(SpanProcessor):
             if held is None:
                 if len(self._tail) >= _MAX_TAIL_TRACES:
                     oldest = next(iter(self._tail))
-                    self._tail.pop(oldest)
+                    for evicted in self._tail.pop(oldest):
+                        _deferred.discard(evicted.context.span_id)
                     self._tail_errors.discard(oldest)
                     self._sampled_out += 1
                 held = self._tail[tid] = []
             if len(held) < _MAX_TAIL_SPANS_PER_TRACE:
                 held.append(span)
+            else:
+                _deferred.discard(span.context.span_id)
             if span.status.status_code is StatusCode.ERROR:
                 self._tail_errors.add(tid)
             if not is_root:
@@ -161,6 +166,8 @@ class ExportProcessor(SpanProcessor):
             self._tail_errors.discard(tid)
             if not keep:
                 self._sampled_out += 1
+                for s in held:
+                    _deferred.discard(s.context.span_id)
                 return
         for s in held:
             self.on_end_sampled(s)
@@ -168,6 +175,7 @@ class ExportProcessor(SpanProcessor):
     def on_end_sampled(self, span: ReadableSpan) -> None:
         """Queue a span regardless of its sampled flag (kept error traces)."""
         if len(self._queue) + self._in_flight >= self._max_queue:
+            _deferred.discard(span.context.span_id)
             self._drop(1)
         else:
             self._queue.append(span)
@@ -280,6 +288,8 @@ class ExportProcessor(SpanProcessor):
             worker.join(1.0)
         left = len(self._queue)
         if left:
+            for span in self._queue:
+                _deferred.discard(span.context.span_id)
             self._queue.clear()
             self._drop(left)
         try:

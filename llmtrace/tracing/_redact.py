@@ -135,6 +135,9 @@ def _intl_phone_ok(text: str) -> bool:
 
 
 _TOKEN_CHARS = r"[A-Za-z0-9_\-]"
+# Token literals must start a run of token characters. Besides avoiding matches inside longer
+# words, this makes each run tried once (linear time on inputs like "sk-sk-sk-...").
+_TOKEN_BEFORE = r"A-Za-z0-9_\-"
 _DIGIT_RUN = re.compile(r"[0-9][0-9 ().\-]{6,}[0-9]")
 
 # Secret rules gated on the lower-cased text (the words may be written in any case).
@@ -143,14 +146,14 @@ _CASELESS_RULES = (
         "authorization",
         rf"(?P<name>(?:[Aa]uthorization|AUTHORIZATION){_after(13)}\s*[:=]\s*)"
         r"(?P<value>(?i:basic|bearer|digest|negotiate|token|apikey|aws4-hmac-sha256)[ \t]+"
-        r"[^\"\\\r\n]+|(?=[^\s\"'\\]*[0-9])[^\s\"'\\]{16,})",
+        r"[^\"'\\\r\n]+|(?=[^\s\"'\\]{0,64}[0-9])[^\s\"'\\]{16,})",
         gate=("authorization",),
         group="value",
     ),
     _Rule(
         "bearer_token",
         rf"(?P<name>[Bb](?:earer|EARER){_after(6)}\s+)"
-        r"(?P<value>(?=[A-Za-z0-9\-._~+/]*[0-9\-._~+/])[A-Za-z0-9\-._~+/]{16,}=*)",
+        r"(?P<value>(?=[A-Za-z0-9\-._~+/]{0,64}[0-9\-._~+/])[A-Za-z0-9\-._~+/]{16,}=*)",
         gate=("bearer",),
         group="value",
     ),
@@ -165,14 +168,18 @@ _TOKEN_RULES = (
         r"(?:-----END[A-Z0-9 ]{0,40}PRIVATE KEY(?: BLOCK)?-----)?",
         gate=("-----BEGIN",),
     ),
-    _Rule("anthropic_key", rf"sk-ant-{_after(7)}{_TOKEN_CHARS}{{20,}}", gate=("sk-ant-",)),
+    _Rule(
+        "anthropic_key",
+        rf"sk-ant-{_after(7, _TOKEN_BEFORE)}{_TOKEN_CHARS}{{20,}}",
+        gate=("sk-ant-",),
+    ),
     _Rule(
         # Random keys contain a digit and an upper-case letter (or are long lower-case
         # hex/base36); that keeps words such as "sk-learn-model-pipeline" unmasked.
         "openai_key",
-        rf"sk-{_after(3)}(?:(?:proj|svcacct|admin)-)?"
-        rf"(?:(?={_TOKEN_CHARS}*[0-9])(?={_TOKEN_CHARS}*[A-Z]){_TOKEN_CHARS}{{20,}}"
-        rf"|(?=[a-z]*[0-9])[a-z0-9]{{32,}}(?!{_TOKEN_CHARS}))",
+        rf"sk-{_after(3, _TOKEN_BEFORE)}(?:(?:proj|svcacct|admin)-)?"
+        rf"(?:(?={_TOKEN_CHARS}{{0,64}}[0-9])(?={_TOKEN_CHARS}{{0,64}}[A-Z]){_TOKEN_CHARS}{{20,}}"
+        rf"|(?=[a-z]{{0,64}}[0-9])[a-z0-9]{{32,}}(?!{_TOKEN_CHARS}))",
         gate=("sk-",),
     ),
     _Rule(
@@ -180,30 +187,35 @@ _TOKEN_RULES = (
         rf"A[KS]IA{_after(4)}[A-Z0-9]{{16}}(?![A-Za-z0-9])",
         gate=("AKIA", "ASIA"),
     ),
+    _Rule("github_token", rf"gh[pousr]_{_after(4)}[A-Za-z0-9]{{36,}}", gate=("gh",)),
     _Rule(
         "github_token",
-        rf"gh{_after(2)}(?:[pousr]_[A-Za-z0-9]{{36,}}|ithub_pat_[A-Za-z0-9_]{{22,}})",
-        gate=("gh",),
+        rf"github_pat_{_after(11)}[A-Za-z0-9_]{{22,}}",
+        gate=("github_pat_",),
     ),
     _Rule(
         "slack_token",
-        rf"xox{_after(3)}[abposr]-(?=[A-Za-z0-9\-]*[0-9])[A-Za-z0-9\-]{{10,}}",
+        rf"xox{_after(3, _TOKEN_BEFORE)}[abposr]-(?=[A-Za-z0-9\-]{{0,64}}[0-9])"
+        r"[A-Za-z0-9\-]{10,}",
         gate=("xox",),
     ),
     _Rule(
         "google_api_key",
-        rf"AIza{_after(4)}{_TOKEN_CHARS}{{35}}(?!{_TOKEN_CHARS})",
+        rf"AIza{_after(4, _TOKEN_BEFORE)}{_TOKEN_CHARS}{{35}}(?!{_TOKEN_CHARS})",
         gate=("AIza",),
     ),
     _Rule(
         "jwt",
-        rf"eyJ{_after(3)}{_TOKEN_CHARS}{{5,}}\.eyJ{_TOKEN_CHARS}{{5,}}\.{_TOKEN_CHARS}*",
+        rf"eyJ{_after(3, _TOKEN_BEFORE)}{_TOKEN_CHARS}{{5,}}\.eyJ{_TOKEN_CHARS}{{5,}}"
+        rf"\.{_TOKEN_CHARS}*",
         gate=("eyJ",),
     ),
 )
 
 _PHONE_BEFORE = r"A-Za-z0-9_.+\-/"
 _CARD_BEFORE = r"A-Za-z0-9_.\-"
+# Not followed by more digits, also not after a dot or dash ("123.456.7890.1" is no phone).
+_PHONE_END = r"(?![0-9]|[.\-][0-9])"
 _PII_RULES = (
     _Rule(
         "card",
@@ -219,7 +231,7 @@ _PII_RULES = (
     _Rule(
         "phone",
         rf"\+{_after(1, _PHONE_BEFORE)}[1-9][0-9]{{0,2}}(?:[ .\-]?\(?[0-9]{{1,5}}\)?){{1,6}}"
-        r"(?![0-9])",
+        rf"{_PHONE_END}",
         validate=_intl_phone_ok,
     ),
     _Rule(
@@ -227,7 +239,7 @@ _PII_RULES = (
         "phone",
         rf"(?:\({_after(1, _PHONE_BEFORE)}[0-9]{{3}}\)[ .\-]?"
         rf"|[0-9]{_after(1, _PHONE_BEFORE)}(?:(?<=1)[ .\-](?:\([0-9]{{3}}\)[ .\-]?"
-        r"|[0-9]{3}[ .\-])|[0-9]{2}[ .\-]))[0-9]{3}[ .\-][0-9]{4}(?![0-9])",
+        rf"|[0-9]{{3}}[ .\-])|[0-9]{{2}}[ .\-]))[0-9]{{3}}[ .\-][0-9]{{4}}{_PHONE_END}",
     ),
 )
 
@@ -243,7 +255,9 @@ _JSON_VALUE = re.compile(r'"\s*:\s*"(?P<v>(?:[^"\\]|\\.)*)"')
 # JSON inside a JSON string: quotes appear as \" and the inner value's escapes are doubled.
 _NESTED_VALUE = re.compile(r'\\"\s*:\s*\\"(?P<v>(?:[^"\\]|\\\\(?:\\["\\]|[^"\\])|\\[^"\\])*)\\"')
 _REPR_VALUE = re.compile(r"'\s*:\s*'(?P<v>(?:[^'\"\\]|\\[^\"])*)'")
-_ASSIGN_VALUE = re.compile(r"=(?P<v>'[^'\"\\]*'|\\\"[^\"\\]*\\\"|[^\s&\"'\\,;)}\]]+)")
+_ASSIGN_VALUE = re.compile(
+    r"=(?:'(?P<q1>[^'\"\\]*)'|\\\"(?P<q2>[^\"\\]*)\\\"|(?P<v>[^\s&\"'\\,;)}\]]+))"
+)
 _FIELD_LABEL = "[REDACTED:secret]"
 
 
@@ -289,13 +303,14 @@ def _field_value_span(text: str, key_start: int, key_end: int) -> tuple[int, int
         m = _ASSIGN_VALUE.match(text, key_end)
     if m is None:
         return None
-    value = m.group("v")
+    group = m.lastgroup or "v"
+    value = m.group(group)
     if text[key_start:key_end].lower() == "token" and (
         len(value) < 8 or any(ch.isspace() for ch in value)
     ):
         # A bare "token" field is also what LLM log-prob entries use.
         return None
-    return m.start("v"), m.end("v")
+    return m.start(group), m.end(group)
 
 
 def _field_spans(text: str, low: str) -> list[tuple[int, int]]:

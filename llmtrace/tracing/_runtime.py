@@ -54,12 +54,17 @@ class Runtime:
             {"service.name": settings.project, sc.RESOURCE_PROJECT: settings.project}
         )
         self.provider, owns_provider = self._provider()
+        # Payloads of immutable values may be serialized on the export thread, unless other
+        # span processors (OTLP, a shared global provider) read the attributes themselves.
+        self.defer_payloads = not (
+            settings.otlp_endpoint or self._remote or settings.use_global_provider
+        )
         self._owns_provider = owns_provider
         self.processor: ExportProcessor | None = None
         self._extra: list[SpanProcessor] = []
         if not self._remote:
             self.processor = ExportProcessor(
-                SqlSink(lambda: self.store),
+                SqlSink(lambda: self.store, capture=self.capture),
                 max_queue=settings.queue_size,
                 batch_size=settings.batch_size,
                 interval=settings.flush_interval,

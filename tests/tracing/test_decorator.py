@@ -323,3 +323,38 @@ def test_capture_respects_max_payload_bytes(configure_tracing) -> None:  # type:
 
     assert len(json.dumps(root.inputs)) < 2048
     assert len(json.dumps(root.outputs)) < 2048
+
+
+def test_payloads_are_captured_as_they_were_at_call_time() -> None:
+    from llmtrace.tracing import _deferred
+
+    @llmtrace.trace
+    def remember(items: list[int], label: str, pair: tuple[int, str]) -> list[int]:
+        return items
+
+    data = [1, 2]
+    out = remember(data, "x", (1, "a"))
+    data.append(3)  # mutated after the call: the stored payload must not see it
+    out.append(4)
+    root = only_trace().root
+    assert root is not None
+    assert root.inputs == {"items": [1, 2], "label": "x", "pair": [1, "a"]}
+    assert root.outputs == [1, 2]
+    assert _deferred.PENDING == {}
+
+
+def test_immutable_payloads_deferred_to_the_exporter_are_redacted_and_released() -> None:
+    from llmtrace.tracing import _deferred
+
+    @llmtrace.trace
+    def call(key: str, n: int) -> str:
+        return "Bearer abcdefghijklmnopqrstuvwxyz0123456789"
+
+    call("sk-proj-abcdefghijklmnopqrstuvwxyz123456", 3)
+    assert _deferred.PENDING  # still waiting for the export thread
+    root = only_trace().root
+    assert root is not None
+    assert root.inputs["n"] == 3
+    assert "abcdefghijklmnopqrstuvwxyz123456" not in str(root.inputs)
+    assert "abcdefghijklmnopqrstuvwxyz0123456789" not in str(root.outputs)
+    assert _deferred.PENDING == {}

@@ -306,3 +306,20 @@ def test_bad_environment_disables_tracing_without_breaking(
 def test_configure_rejects_bad_values(overrides: dict[str, object], message: str) -> None:
     with pytest.raises(llmtrace.ConfigError, match=message):
         llmtrace.configure(**overrides)  # type: ignore[arg-type]
+
+
+def test_deferred_payloads_are_released_when_spans_are_not_stored(configure_tracing) -> None:  # type: ignore[no-untyped-def]
+    from llmtrace.tracing import _deferred
+
+    configure_tracing(sample_rate=0.0, keep_errors=True)
+    for i in range(50):
+        _outer(i)  # sampled out: held, then discarded at the root's end
+    assert stored_traces() == []
+    assert _deferred.PENDING == {}
+    configure_tracing(store="postgresql+psycopg://postgres@127.0.0.1:1/nowhere", queue_size=10)
+    for i in range(50):
+        _outer(i)  # most overflow the queue and are dropped
+    assert llmtrace.stats().dropped == 90
+    assert len(_deferred.PENDING) <= 10
+    llmtrace.shutdown(timeout=0.2)
+    assert _deferred.PENDING == {}

@@ -13,13 +13,28 @@ from opentelemetry.sdk.trace import ReadableSpan
 
 from llmtrace import semconv as sc
 from llmtrace.store import SpanRecord, Store
+from llmtrace.tracing import _deferred
+
+_DEFERRED_SLOTS = (
+    (_deferred.INPUTS, sc.SPAN_INPUTS, "inputs"),
+    (_deferred.OUTPUTS, sc.SPAN_OUTPUTS, "outputs"),
+)
+Capture = Callable[[str, object], "str | None"]
 
 
-def span_to_record(span: ReadableSpan) -> SpanRecord:
-    """Convert one finished SDK span (pure function)."""
+def span_to_record(span: ReadableSpan, capture: Capture | None = None) -> SpanRecord:
+    """Convert one finished SDK span; `capture` serializes payloads the decorator deferred."""
     ctx = span.context
     parent = span.parent
     attributes = dict(span.attributes or {})
+    deferred = _deferred.PENDING.get(ctx.span_id) if capture is not None else None
+    if deferred is not None and capture is not None:
+        for slot, key, kind in _DEFERRED_SLOTS:
+            raw = deferred[slot]
+            if raw is not _deferred.MISSING:
+                text = capture(kind, raw)
+                if text is not None:
+                    attributes[key] = text
     events = [
         {"name": e.name, "timestamp_ns": e.timestamp, "attributes": dict(e.attributes or {})}
         for e in span.events
@@ -45,8 +60,9 @@ def span_to_record(span: ReadableSpan) -> SpanRecord:
 class SqlSink:
     """A `SpanSink` writing to a `Store` created lazily by `open_store`."""
 
-    def __init__(self, open_store: Callable[[], Store]) -> None:
+    def __init__(self, open_store: Callable[[], Store], capture: Capture | None = None) -> None:
         self._open_store = open_store
+        self._capture = capture
         self._store: Store | None = None
         self._lock = threading.Lock()
 
@@ -60,7 +76,12 @@ class SqlSink:
 
     def export(self, spans: Sequence[ReadableSpan]) -> None:
         """Write one batch in one transaction; raises so the processor can retry."""
-        self.store.log_spans([span_to_record(s) for s in spans])
+        capture = self._capture
+        self.store.log_spans([span_to_record(s, capture) for s in spans])
+        # Only now: a failed write is retried with the same spans and needs the payloads.
+        pending = _deferred.PENDING
+        for s in spans:
+            pending.pop(s.context.span_id, None)
 
     def shutdown(self) -> None:
         """Nothing to release: the store belongs to the runtime, which closes it."""

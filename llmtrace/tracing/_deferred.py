@@ -1,0 +1,62 @@
+"""Payloads whose JSON may be built on the export thread instead of the caller's.
+
+Values that cannot change after the call (primitives, tuples of them) serialize to the same JSON
+later as now, so the decorator hands them to the exporter as they are and keeps the caller's
+thread to starting and ending the span. Anything mutable is serialized immediately.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Exact types whose values cannot change after the call: their JSON may be built later, on the
+# export thread, with the same result (see `immutable`).
+_IMMUTABLE = frozenset({str, int, float, bool, type(None)})
+INPUTS = 0
+OUTPUTS = 1
+MISSING: Any = object()
+
+# span_id -> [inputs, outputs] (MISSING when not deferred). The SDK hands processors a snapshot
+# of the span, not the span itself, so the payloads travel beside it, keyed by span id. Entries
+# leave when the exporter has stored the span, or when the span is dropped or sampled out.
+PENDING: dict[int, list[Any]] = {}
+
+
+def defer(span_id: int, slot: int, value: Any) -> None:
+    """Keep `value` as the span's inputs or outputs until the exporter serializes it."""
+    entry = PENDING.get(span_id)
+    if entry is None:
+        entry = PENDING[span_id] = [MISSING, MISSING]
+    entry[slot] = value
+
+
+def discard(span_id: int) -> None:
+    """Forget a span's deferred payloads (it was dropped or sampled out)."""
+    PENDING.pop(span_id, None)
+
+
+def immutable(value: Any, limit: int) -> bool:
+    """True for primitives (strings up to `limit` chars) and tuples of them."""
+    kind = type(value)
+    if kind in _IMMUTABLE:
+        return kind is not str or len(value) <= limit
+    if kind is tuple:
+        return len(value) <= 64 and all(immutable(v, limit) for v in value)
+    return False
+
+
+def immutable_arguments(bound: dict[str, Any], limit: int) -> bool:
+    # `bound` is a dict this module built, so only its values need to be immutable.
+    return len(bound) <= 64 and all(immutable(v, limit) for v in bound.values())
+
+
+__all__ = [
+    "INPUTS",
+    "MISSING",
+    "OUTPUTS",
+    "PENDING",
+    "defer",
+    "discard",
+    "immutable",
+    "immutable_arguments",
+]
