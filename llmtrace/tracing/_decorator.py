@@ -155,37 +155,46 @@ def _wrap(
     detach = otel_context.detach
     in_context = otel_trace.set_span_in_context
 
-    def start(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any, Any]:
-        """(runtime, span, context token); span None when tracing is off or failed."""
+    def start(args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
+        """(runtime, span, context token, deferred entry); span None when tracing is off."""
         rt = _runtime._runtime or get_runtime()
         if not rt.enabled:
-            return rt, None, None
+            return rt, None, None, None
         try:
-            span = rt.tracer.start_span(span_name, attributes=attrs)
+            entry = None
+            if rt.defer_payloads:
+                # The static attributes travel with the deferred payloads: building the SDK's
+                # attribute container for them is a large part of a span's cost.
+                span = rt.tracer.start_span(span_name)
+                if span.is_recording():
+                    entry = [_deferred.MISSING, _deferred.MISSING, attrs]
+                    _deferred.PENDING[span.get_span_context().span_id] = entry
+            else:
+                span = rt.tracer.start_span(span_name, attributes=attrs)
             if span.is_recording() and (
                 rt.capture_inputs if capture_inputs is None else capture_inputs
             ):
                 bound = binder(args, kwargs)
-                if rt.defer_payloads and _deferred.immutable_arguments(bound, rt.max_payload_bytes):
-                    _deferred.defer(span.get_span_context().span_id, _deferred.INPUTS, bound)
+                if entry is not None and _deferred.immutable_arguments(bound, rt.max_payload_bytes):
+                    entry[_deferred.INPUTS] = bound
                 else:
                     text = rt.capture("inputs", bound)
                     if text is not None:
                         span.set_attribute(sc.SPAN_INPUTS, text)
-            return rt, span, attach(in_context(span))
+            return rt, span, attach(in_context(span)), entry
         except Exception:
             logger.warning("llmtrace could not start span %r", span_name, exc_info=True)
-            return rt, None, None
+            return rt, None, None, None
 
-    def finish(rt: Any, span: Any, token: Any, output: Any, has_output: bool) -> None:
+    def finish(rt: Any, span: Any, token: Any, entry: Any, output: Any, has_output: bool) -> None:
         try:
             if (
                 has_output
                 and span.is_recording()
                 and (rt.capture_outputs if capture_outputs is None else capture_outputs)
             ):
-                if rt.defer_payloads and _deferred.immutable(output, rt.max_payload_bytes):
-                    _deferred.defer(span.get_span_context().span_id, _deferred.OUTPUTS, output)
+                if entry is not None and _deferred.immutable(output, rt.max_payload_bytes):
+                    entry[_deferred.OUTPUTS] = output
                 else:
                     text = rt.capture("outputs", output)
                     if text is not None:
@@ -215,32 +224,32 @@ def _wrap(
 
         @functools.wraps(fn)
         async def async_wrapper(*args: Any, **kwargs: Any) -> Any:
-            rt, span, token = start(args, kwargs)
+            rt, span, token, entry = start(args, kwargs)
             if span is None:
                 return await fn(*args, **kwargs)
             try:
                 result = await fn(*args, **kwargs)
             except BaseException as exc:
                 fail_span(span, exc)
-                finish(rt, span, token, None, False)
+                finish(rt, span, token, entry, None, False)
                 raise
-            finish(rt, span, token, result, True)
+            finish(rt, span, token, entry, result, True)
             return result
 
         return async_wrapper
 
     @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        rt, span, token = start(args, kwargs)
+        rt, span, token, entry = start(args, kwargs)
         if span is None:
             return fn(*args, **kwargs)
         try:
             result = fn(*args, **kwargs)
         except BaseException as exc:
             fail_span(span, exc)
-            finish(rt, span, token, None, False)
+            finish(rt, span, token, entry, None, False)
             raise
-        finish(rt, span, token, result, True)
+        finish(rt, span, token, entry, result, True)
         return result
 
     return wrapper
@@ -262,7 +271,7 @@ def _end_generator_span(
 
 def _gen_wrapper(fn: Any, start: Any, reduce: Any, attach: Any, detach: Any) -> Any:
     def gen_wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
-        rt, span, token = start(args, kwargs)
+        rt, span, token, _ = start(args, kwargs)
         if span is None:
             return (yield from fn(*args, **kwargs))
         # The span is current only while the generator body runs, never across a yield, so
@@ -313,7 +322,7 @@ def _gen_wrapper(fn: Any, start: Any, reduce: Any, attach: Any, detach: Any) -> 
 
 def _async_gen_wrapper(fn: Any, start: Any, reduce: Any, attach: Any, detach: Any) -> Any:
     async def async_gen_wrapper(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
-        rt, span, token = start(args, kwargs)
+        rt, span, token, _ = start(args, kwargs)
         if span is None:
             async for item in fn(*args, **kwargs):
                 yield item

@@ -14,20 +14,14 @@ from typing import Any
 _IMMUTABLE = frozenset({str, int, float, bool, type(None)})
 INPUTS = 0
 OUTPUTS = 1
+STATIC = 2  # the span's static attributes (type, user attributes), merged in at export
 MISSING: Any = object()
 
-# span_id -> [inputs, outputs] (MISSING when not deferred). The SDK hands processors a snapshot
-# of the span, not the span itself, so the payloads travel beside it, keyed by span id. Entries
-# leave when the exporter has stored the span, or when the span is dropped or sampled out.
+# span_id -> [inputs, outputs, static attributes] (MISSING when not deferred). The SDK hands
+# processors a snapshot of the span, not the span itself, so the payloads travel beside it, keyed
+# by span id. Entries leave when the exporter has stored the span, or when the span is dropped or
+# sampled out.
 PENDING: dict[int, list[Any]] = {}
-
-
-def defer(span_id: int, slot: int, value: Any) -> None:
-    """Keep `value` as the span's inputs or outputs until the exporter serializes it."""
-    entry = PENDING.get(span_id)
-    if entry is None:
-        entry = PENDING[span_id] = [MISSING, MISSING]
-    entry[slot] = value
 
 
 def discard(span_id: int) -> None:
@@ -55,7 +49,7 @@ __all__ = [
     "MISSING",
     "OUTPUTS",
     "PENDING",
-    "defer",
+    "STATIC",
     "discard",
     "immutable",
     "immutable_arguments",

@@ -254,12 +254,19 @@ def _estimated_size(value: object, depth: int = 0) -> int:
     n = len(value)  # type: ignore[arg-type]
     if n == 0 or depth >= 4:
         return 2 + n * (per_item + 1)
-    if n <= 8:
-        size = 2 + n * per_item
-        for item in values:
+    if n > 8:
+        return 2 + n * (per_item + _estimated_size(next(iter(values)), depth + 1))
+    size = 2 + n * per_item
+    for item in values:
+        # Scalars inline: this runs on every call, and function calls dominate its cost.
+        ti = type(item)
+        if ti is str:
+            size += len(item) + 2  # type: ignore[arg-type]
+        elif ti is dict or ti is list or ti is tuple:
             size += _estimated_size(item, depth + 1)
-        return size
-    return 2 + n * (per_item + _estimated_size(next(iter(values)), depth + 1))
+        else:
+            size += 4
+    return size
 
 
 def _verbatim(value: object) -> tuple[str, int] | None:
@@ -464,12 +471,13 @@ def _fast_default(obj: object) -> object:
             raise TypeError("set needs the bounded tier")
         return _sortable_set(obj)
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        fields = {}
-        for f in dataclasses.fields(obj):
+        fields: dict[str, object] = {}
+        for field in dataclasses.fields(obj):
             try:
-                fields[f.name] = getattr(obj, f.name)
+                value = getattr(obj, field.name)
             except AttributeError:  # never assigned: left out, as orjson does
-                pass
+                continue
+            fields[field.name] = value
         return fields
     if isinstance(obj, BaseException):
         return _exception_doc(obj)

@@ -185,13 +185,17 @@ class ExportProcessor(SpanProcessor):
         # Warn on the first drop and then at each doubling, so a flood stays readable.
         if self._dropped >= max(1, 2 * self._warned_drop_at):
             self._warned_drop_at = self._dropped
+            cause = (
+                f"the store is unreachable or failing (last error: {self._last_error})"
+                if self._last_error
+                else "spans are produced faster than the store absorbs them"
+            )
             logger.warning(
-                "llmtrace dropped %d span(s) so far: export queue full (%d). "
-                "The store is slow or unreachable (last error: %s); raise LLMTRACE_QUEUE_SIZE "
-                "or check the store.",
+                "llmtrace dropped %d span(s) so far: export queue full (%d spans): %s. "
+                "Raise LLMTRACE_QUEUE_SIZE, lower LLMTRACE_SAMPLE_RATE or check the store.",
                 self._dropped,
                 self._max_queue,
-                self._last_error,
+                cause,
             )
 
     # --- worker -------------------------------------------------------------------------------
@@ -286,11 +290,16 @@ class ExportProcessor(SpanProcessor):
         self._wake.set()
         if worker is not None and worker.is_alive() and worker is not threading.current_thread():
             worker.join(1.0)
-        left = len(self._queue)
+        # popleft, not iteration: a worker that outlived its join may still touch the deque.
+        left = 0
+        while True:
+            try:
+                span = self._queue.popleft()
+            except IndexError:
+                break
+            _deferred.discard(span.context.span_id)
+            left += 1
         if left:
-            for span in self._queue:
-                _deferred.discard(span.context.span_id)
-            self._queue.clear()
             self._drop(left)
         try:
             self._sink.shutdown()

@@ -221,11 +221,15 @@ def reset() -> None:
 
 def _shutdown_at_exit() -> None:
     rt = _runtime
-    if rt is not None:
+    if rt is None:
+        return
+    try:
         rt.shutdown()
         dropped = rt.stats().dropped
         if dropped:
             logger.warning("llmtrace dropped %d span(s) in this process", dropped)
+    except Exception:  # interpreter exit: never a traceback from telemetry
+        logger.debug("llmtrace shutdown at exit failed", exc_info=True)
 
 
 atexit.register(_shutdown_at_exit)

@@ -29,6 +29,8 @@ def span_to_record(span: ReadableSpan, capture: Capture | None = None) -> SpanRe
     attributes = dict(span.attributes or {})
     deferred = _deferred.PENDING.get(ctx.span_id) if capture is not None else None
     if deferred is not None and capture is not None:
+        if deferred[_deferred.STATIC]:
+            attributes = {**deferred[_deferred.STATIC], **attributes}
         for slot, key, kind in _DEFERRED_SLOTS:
             raw = deferred[slot]
             if raw is not _deferred.MISSING:
