@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from llmtrace import semconv as sc
@@ -68,6 +68,14 @@ class TraceDelta:
     run_id: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
     metadata: dict[str, str] = field(default_factory=dict)
+
+
+_NAIVE_EPOCH = datetime(1970, 1, 1)
+
+
+def ns_to_naive_utc(ns: int) -> datetime:
+    """Nanoseconds since the epoch -> naive UTC datetime, for the bulk span insert."""
+    return _NAIVE_EPOCH + timedelta(microseconds=ns // 1000)
 
 
 def ns_to_datetime(ns: int) -> datetime:
@@ -155,8 +163,9 @@ def span_row(record: SpanRecord) -> dict[str, Any]:
         "span_type": _span_type(attrs),
         "status": span_status(record),
         "status_message": record.status_message,
-        "start_time": ns_to_datetime(record.start_time_ns),
-        "end_time": ns_to_datetime(record.end_time_ns),
+        # Naive UTC: `SqlStore` inserts span rows in bulk, bypassing the UtcDateTime type.
+        "start_time": ns_to_naive_utc(record.start_time_ns),
+        "end_time": ns_to_naive_utc(record.end_time_ns),
         "duration_ms": (record.end_time_ns - record.start_time_ns) / 1e6,
         "model": str(model)[:255] if model else None,
         "input_tokens": _tokens(attrs, sc.USAGE_INPUT_TOKENS, sc.GEN_AI_USAGE_INPUT_TOKENS),
@@ -164,8 +173,8 @@ def span_row(record: SpanRecord) -> dict[str, Any]:
         "cost": _float(attrs.get(sc.COST_TOTAL)),
         "inputs": inputs if isinstance(inputs, str) or inputs is None else json_text(inputs),
         "outputs": outputs if isinstance(outputs, str) or outputs is None else json_text(outputs),
-        "attributes": json_text(rest),
-        "events": json_text(record.events),
+        "attributes": json_text(rest) if rest else "{}",
+        "events": json_text(record.events) if record.events else "[]",
     }
 
 
@@ -227,4 +236,12 @@ def _accumulate(delta: TraceDelta, record: SpanRecord, row: dict[str, Any]) -> N
                 delta.metadata[key[len(sc.TRACE_METADATA_PREFIX) :][:255]] = str(value)[:500]
 
 
-__all__ = ["TraceDelta", "convert", "json_text", "ns_to_datetime", "payload_preview", "span_row"]
+__all__ = [
+    "TraceDelta",
+    "convert",
+    "json_text",
+    "ns_to_datetime",
+    "ns_to_naive_utc",
+    "payload_preview",
+    "span_row",
+]

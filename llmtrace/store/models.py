@@ -134,12 +134,9 @@ class SpanRow(Base):
     attributes: Mapped[str] = mapped_column(LongText, default="{}")
     events: Mapped[str] = mapped_column(LongText, default="[]")
 
-    __table_args__ = (
-        _status_check("status", "status"),
-        sa.Index(None, "name"),
-        sa.Index(None, "span_type"),
-        sa.Index(None, "model"),
-    )
+    # No secondary indexes: span conditions in filters are EXISTS subqueries correlated on
+    # trace_id, which the primary key serves, and every index slows the hot bulk insert.
+    __table_args__ = (_status_check("status", "status"),)
 
 
 class TraceTagRow(Base):

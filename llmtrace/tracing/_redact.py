@@ -245,6 +245,18 @@ _PII_RULES = (
 
 # --- sensitive field names -------------------------------------------------------------------
 _FIELD_ANCHORS = ("pass", "pwd", "secret", "token", "auth", "credential", "cookie", "key")
+# One C-level scan of the lower-cased text that clean text (most payloads) fails: every field
+# anchor and rule gate, lower-cased and without those containing another, so it can only let
+# through more text than the exact checks below, never less.
+def _gate_words() -> list[str]:
+    words = {
+        g.lower()
+        for g in (*_FIELD_ANCHORS, *(g for r in (*_CASELESS_RULES, *_TOKEN_RULES) for g in r.gate))
+    }
+    return sorted(w for w in words if not any(o != w and o in w for o in words))
+
+
+_SECRET_GATE = re.compile("|".join(re.escape(w) for w in _gate_words()))
 _FIELD_WORD = re.compile(
     r"pass(?:word|wd|phrase)?|pwd|secrets?|token|auth(?:orization)?|credentials?|cookie"
 )
@@ -474,6 +486,8 @@ class Redactor:
 
     def _mask_secrets(self, text: str) -> str:
         low = text.lower()
+        if _SECRET_GATE.search(low) is None:
+            return text
         if len(low) != len(text):  # a few non-ASCII letters lower-case to two characters
             low = "".join(ch.lower() if ch.isascii() else "\0" for ch in text)
         spans = _field_spans(text, low)

@@ -115,12 +115,11 @@ class Runtime:
     def capture(self, kind: str, value: object) -> str | None:
         """Bounded, redacted JSON of a payload; None if capture failed (never raises)."""
         try:
-            if self._has_hook:
-                value = self._redactor.redact_value(kind, value)
-            text = to_json(value, self.max_payload_bytes)
-            if self._needs_text_redaction:
-                text = self._redactor.redact_text(text)
-            return text
+            if self._has_hook or self._needs_text_redaction:
+                # Redaction happens inside serialization, before strings are cut, so a
+                # truncated secret cannot leak its first characters.
+                return self._redactor.serialize(kind, value, self.max_payload_bytes)
+            return to_json(value, self.max_payload_bytes)
         except Exception:
             logger.debug("llmtrace could not capture %s", kind, exc_info=True)
             return None

@@ -93,9 +93,6 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("trace_id", "span_id", name=op.f("pk_spans")),
     )
-    op.create_index(op.f("ix_spans_name"), "spans", ["name"])
-    op.create_index(op.f("ix_spans_span_type"), "spans", ["span_type"])
-    op.create_index(op.f("ix_spans_model"), "spans", ["model"])
 
     op.create_table(
         "trace_tags",
