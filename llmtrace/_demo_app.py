@@ -35,8 +35,38 @@ QUESTIONS = [
 
 _WORD = re.compile(r"[a-z0-9]+")
 _STOP = frozenset(
-    "a an and are as at by can do does for from how i in is it my of on or the to we what when "
-    "will with you your".split()
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "by",
+        "can",
+        "do",
+        "does",
+        "for",
+        "from",
+        "how",
+        "i",
+        "in",
+        "is",
+        "it",
+        "my",
+        "of",
+        "on",
+        "or",
+        "the",
+        "to",
+        "we",
+        "what",
+        "when",
+        "will",
+        "with",
+        "you",
+        "your",
+    ]
 )
 
 

@@ -155,7 +155,9 @@ class SqlStore:
             if entries:
                 _upsert_kv(conn, table, entries)
 
-    def _bulk_insert(self, conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]) -> None:
+    def _bulk_insert(
+        self, conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]
+    ) -> None:
         """INSERT many rows through the driver's executemany.
 
         Same SQL and the same type processing as `conn.execute(insert(table), rows)`, without
@@ -164,7 +166,7 @@ class SqlStore:
         plan = self._insert_plans.get(table.name)
         if plan is None:
             plan = self._insert_plans[table.name] = _InsertPlan(table, conn.dialect)
-        conn.exec_driver_sql(plan.sql, plan.params(rows))  # type: ignore[arg-type]
+        conn.exec_driver_sql(plan.sql, plan.params(rows))
 
     def set_trace_tag(self, trace_id: str, key: str, value: str = "true") -> None:
         """Set (or replace) a tag on a stored trace."""

@@ -245,6 +245,8 @@ _PII_RULES = (
 
 # --- sensitive field names -------------------------------------------------------------------
 _FIELD_ANCHORS = ("pass", "pwd", "secret", "token", "auth", "credential", "cookie", "key")
+
+
 # One C-level scan of the lower-cased text that clean text (most payloads) fails: every field
 # anchor and rule gate, lower-cased and without those containing another, so it can only let
 # through more text than the exact checks below, never less.
