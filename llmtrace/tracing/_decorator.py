@@ -192,6 +192,8 @@ def _wrap(
                 has_output
                 and span.is_recording()
                 and (rt.capture_outputs if capture_outputs is None else capture_outputs)
+                # An explicit set_outputs() inside the function wins over the return value.
+                and sc.SPAN_OUTPUTS not in span.attributes
             ):
                 if entry is not None and _deferred.immutable(output, rt.max_payload_bytes):
                     entry[_deferred.OUTPUTS] = output

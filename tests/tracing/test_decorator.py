@@ -358,3 +358,25 @@ def test_immutable_payloads_deferred_to_the_exporter_are_redacted_and_released()
     assert "abcdefghijklmnopqrstuvwxyz123456" not in str(root.inputs)
     assert "abcdefghijklmnopqrstuvwxyz0123456789" not in str(root.outputs)
     assert _deferred.PENDING == {}
+
+
+def test_explicit_set_inputs_and_outputs_win_over_automatic_capture() -> None:
+    @llmtrace.trace
+    def shaped(prompt: str) -> str:
+        span = llmtrace.current_span()
+        span.set_inputs({"messages": [{"role": "user", "content": prompt}]})
+        span.set_outputs({"text": "hi"})
+        return "raw provider response"
+
+    @llmtrace.trace
+    def shaped_mutable(items: list[int]) -> list[int]:
+        llmtrace.current_span().set_outputs({"count": len(items)})
+        return items
+
+    shaped("hello")
+    shaped_mutable([1, 2])
+    by_name = {t.info.name.rsplit(".", 1)[-1]: t.root for t in stored_traces()}
+    assert by_name["shaped"].inputs == {"messages": [{"role": "user", "content": "hello"}]}  # type: ignore[union-attr]
+    assert by_name["shaped"].outputs == {"text": "hi"}  # type: ignore[union-attr]
+    assert by_name["shaped_mutable"].inputs == {"items": [1, 2]}  # type: ignore[union-attr]
+    assert by_name["shaped_mutable"].outputs == {"count": 2}  # type: ignore[union-attr]

@@ -33,7 +33,8 @@ def span_to_record(span: ReadableSpan, capture: Capture | None = None) -> SpanRe
             attributes = {**deferred[_deferred.STATIC], **attributes}
         for slot, key, kind in _DEFERRED_SLOTS:
             raw = deferred[slot]
-            if raw is not _deferred.MISSING:
+            # An explicit set_inputs()/set_outputs() on the span wins over the automatic capture.
+            if raw is not _deferred.MISSING and key not in attributes:
                 text = capture(kind, raw)
                 if text is not None:
                     attributes[key] = text
