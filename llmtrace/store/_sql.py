@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -153,7 +153,7 @@ class SqlStore:
         for table, attr in ((tags_t, "tags"), (metadata_t, "metadata")):
             entries = {tid: getattr(d, attr) for tid, d in deltas.items() if getattr(d, attr)}
             if entries:
-                _upsert_kv(conn, table, entries)
+                _upsert_kv(conn, table, entries, existing.keys())
 
     def _bulk_insert(
         self, conn: sa.Connection, table: sa.Table, rows: list[dict[str, Any]]
@@ -172,7 +172,7 @@ class SqlStore:
         """Set (or replace) a tag on a stored trace."""
         with self.engine.begin() as conn:
             self._require_trace(conn, trace_id)
-            _upsert_kv(conn, tags_t, {trace_id: {key[:255]: str(value)[:500]}})
+            _upsert_kv(conn, tags_t, {trace_id: {key[:255]: str(value)[:500]}}, {trace_id})
 
     def delete_trace_tag(self, trace_id: str, key: str) -> None:
         """Remove a tag from a stored trace (no error if it was not set)."""
@@ -408,20 +408,40 @@ def _after(keys: list[tuple[Any, bool]], values: list[Any]) -> sa.ColumnElement[
     return sa.or_(*alternatives)
 
 
-def _upsert_kv(conn: sa.Connection, table: sa.Table, entries: dict[str, dict[str, str]]) -> None:
-    pairs = [(tid, key) for tid, kv in entries.items() for key in kv]
-    for chunk in _chunks(pairs, 200):
-        conn.execute(
-            sa.delete(table).where(sa.tuple_(table.c.trace_id, table.c.key).in_(list(chunk)))
+def _upsert_kv(
+    conn: sa.Connection,
+    table: sa.Table,
+    entries: dict[str, dict[str, str]],
+    stored: Collection[str] = (),
+) -> None:
+    """Set key/value pairs; `stored` names the traces that may already have some of the keys.
+
+    Traces created in this transaction have no pairs yet, so they skip the lookup; the others
+    update the keys they have and insert the rest. (A tuple-IN DELETE was planned as a scan per
+    chunk on PostgreSQL.)
+    """
+    present: set[tuple[str, str]] = set()
+    old = [tid for tid in entries if tid in stored]
+    for chunk in _chunks(old):
+        q = sa.select(table.c.trace_id, table.c.key).where(table.c.trace_id.in_(chunk))
+        present.update((t, k) for t, k in conn.execute(q))
+    updates, inserts = [], []
+    for tid, kv in entries.items():
+        for key, value in kv.items():
+            if (tid, key) in present:
+                updates.append({"b_trace_id": tid, "b_key": key, "b_value": value})
+            else:
+                inserts.append({"trace_id": tid, "key": key, "value": value})
+    if updates:
+        stmt = (
+            sa.update(table)
+            .where(table.c.trace_id == sa.bindparam("b_trace_id"))
+            .where(table.c.key == sa.bindparam("b_key"))
+            .values(value=sa.bindparam("b_value"))
         )
-    conn.execute(
-        sa.insert(table),
-        [
-            {"trace_id": tid, "key": k, "value": v}
-            for tid, kv in entries.items()
-            for k, v in kv.items()
-        ],
-    )
+        conn.execute(stmt, updates)
+    if inserts:
+        conn.execute(sa.insert(table), inserts)
 
 
 def _new_trace(d: _ingest.TraceDelta) -> dict[str, Any]:
