@@ -91,18 +91,54 @@ def json_text(value: Any) -> str:
         return json.dumps(str(value))
 
 
-def payload_preview(text: str | None, limit: int = PREVIEW_CHARS) -> str | None:
-    """A short, human-readable preview of a captured JSON payload."""
-    if text is None:
+# Payloads above this size are previewed from their text, without being parsed.
+_PREVIEW_PARSE_MAX = 256 * 1024
+
+
+def _clip(text: str, limit: int, *, force_ellipsis: bool = False) -> str:
+    if len(text) <= limit and not force_ellipsis:
+        return text
+    return text[: max(limit - 1, 0)] + "…"
+
+
+def payload_preview(json_text: str | None, limit: int = PREVIEW_CHARS) -> str | None:
+    """A short, human-oriented preview of a captured payload, at most `limit` characters.
+
+    A JSON string is shown without quotes; an object with a single key is shown as its value
+    (``{"query": "hi"}`` -> ``hi``); a truncation marker shows its preview text. Anything else
+    is shown as compact JSON. Longer results end with an ellipsis. Never raises.
+
+    >>> payload_preview('{"question": "What is 2+2?"}')
+    'What is 2+2?'
+    >>> payload_preview('[1, 2, 3]', limit=5)
+    '[1,2…'
+    """
+    if json_text is None:
         return None
     try:
-        value = json.loads(text)
-    except ValueError:
-        value = text
-    if isinstance(value, dict) and len(value) == 1:
-        value = next(iter(value.values()))
-    shown = value if isinstance(value, str) else json_text(value)
-    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
+        if limit <= 0:
+            return ""
+        text = json_text
+        if len(json_text) <= _PREVIEW_PARSE_MAX:
+            try:
+                obj = json.loads(json_text)
+            except ValueError:
+                return _clip(json_text, limit)
+            if isinstance(obj, dict):
+                marker = obj.get("__truncated__") is True and obj.get("preview")
+                if isinstance(marker, str):
+                    return _clip(marker, limit, force_ellipsis=True)
+                if len(obj) == 1:
+                    obj = next(iter(obj.values()))
+            text = obj if isinstance(obj, str) else _compact_json(obj)
+        return _clip(text, limit)
+    except Exception:
+        return ""
+
+
+def _compact_json(value: Any) -> str:
+    """Compact JSON keeping non-ASCII characters as they are."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def _int(value: Any) -> int | None:

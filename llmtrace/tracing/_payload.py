@@ -102,7 +102,7 @@ try:
 except ImportError:  # pragma: no cover - depends on the environment
     _orjson = None
 
-__all__ = ["MAX_DEPTH", "MAX_ITEMS", "MIN_BYTES", "preview", "to_json"]
+__all__ = ["MAX_DEPTH", "MAX_ITEMS", "MIN_BYTES", "to_json"]
 
 MAX_DEPTH = 10
 MAX_ITEMS = 1000
@@ -117,8 +117,6 @@ _FRAME_COLS = 50
 # Characters beyond a cut that are redacted before cutting, so a secret straddling the cut
 # point is masked as a whole instead of leaking its first half.
 _REDACT_WINDOW = 4096
-_PREVIEW_PARSE_MAX = 256 * 1024
-
 _I64_MIN = -(1 << 63)
 _U64_MAX = (1 << 64) - 1
 
@@ -155,42 +153,6 @@ def to_json(value: object, max_bytes: int, *, redact: Redact | None = None) -> s
         return _to_json(value, max_bytes, redact)
     except Exception:
         return _error_doc(value)
-
-
-def preview(json_text: str, limit: int = 1000) -> str:
-    """A short, human-oriented preview of a captured payload, at most `limit` characters.
-
-    A JSON string is shown without quotes; an object with a single key is shown as its value
-    (``{"query": "hi"}`` -> ``hi``); a truncation marker shows its preview text. Anything else
-    is shown as compact JSON. Longer results end with an ellipsis. Never raises.
-
-    >>> preview('{"question": "What is 2+2?"}')
-    'What is 2+2?'
-    >>> preview('[1, 2, 3]', limit=5)
-    '[1,2…'
-    """
-    try:
-        if limit <= 0:
-            return ""
-        text = json_text
-        if len(json_text) <= _PREVIEW_PARSE_MAX:
-            try:
-                obj = json.loads(json_text)
-            except ValueError:
-                return _clip(json_text, limit)
-            if isinstance(obj, dict):
-                marker = obj.get("__truncated__") is True and obj.get("preview")
-                if isinstance(marker, str):
-                    return _clip(marker, limit, force_ellipsis=True)
-                if len(obj) == 1:
-                    obj = next(iter(obj.values()))
-            if isinstance(obj, str):
-                text = obj
-            else:
-                text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
-        return _clip(text, limit)
-    except Exception:
-        return ""
 
 
 # --------------------------------------------------------------------------------------------

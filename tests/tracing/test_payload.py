@@ -1,4 +1,4 @@
-"""to_json / preview: every kind of value becomes valid, bounded JSON, on both backends."""
+"""to_json: every kind of value becomes valid, bounded JSON, on both backends."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from llmtrace.tracing import _payload
-from llmtrace.tracing._payload import MAX_DEPTH, MAX_ITEMS, MIN_BYTES, preview, to_json
+from llmtrace.tracing._payload import MAX_DEPTH, MAX_ITEMS, MIN_BYTES, to_json
 
 HAS_ORJSON = importlib.util.find_spec("orjson") is not None
 
@@ -622,30 +622,3 @@ def test_redact_runs_before_the_cut(backend: str) -> None:
     out = to_json(cut_value, 1000, redact=redact)
     assert "SECRET" not in out and "9999" not in out
     assert len(out.encode()) <= 1000
-
-
-# --- preview -----------------------------------------------------------------------------------
-
-
-def test_preview() -> None:
-    assert preview('{"question": "What is 2+2?"}') == "What is 2+2?"
-    assert preview('"plain string"') == "plain string"
-    assert preview('{"a": 1, "b": [1, 2]}') == '{"a":1,"b":[1,2]}'
-    assert preview('{"only": {"x": "日本"}}') == '{"x":"日本"}'
-    assert preview("[1, 2, 3]", limit=5) == "[1,2…"
-    assert preview("x" * 50, limit=10) == "x" * 9 + "…"  # not JSON: shown as is
-    assert preview('{"a": 1}', limit=0) == ""
-    assert len(preview(json.dumps({"t": "y" * 5000}))) == 1000
-
-
-def test_preview_of_truncation_marker() -> None:
-    marker = to_json({"k" * 300: "v"}, 200)
-    assert json.loads(marker)["__truncated__"] is True
-    shown = preview(marker, limit=50)
-    assert shown.startswith('{"kkk') and shown.endswith("…")
-    assert len(shown) <= 50
-
-
-def test_preview_never_raises() -> None:
-    assert isinstance(preview(None), str)  # type: ignore[arg-type]
-    assert preview("{not json", limit=4) == "{no…"
