@@ -14,6 +14,7 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -131,14 +132,17 @@ def run_peer(args: Sequence[str], timeout: float = 900) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LLMTRACE_")}
     env["PYTHONWARNINGS"] = "ignore"
     try:
-        proc = subprocess.run(
-            [str(python), str(PEER_SCRIPT), *args],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env=env,
-            check=False,
-        )
+        # A scratch working directory: whatever MLflow writes relative to it stays out of here.
+        with tempfile.TemporaryDirectory(prefix="llmtrace-bench-peer-") as cwd:
+            proc = subprocess.run(
+                [str(python), str(PEER_SCRIPT), *args],
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                env=env,
+                cwd=cwd,
+                check=False,
+            )
     except (OSError, subprocess.TimeoutExpired) as exc:
         return {"skipped": f"MLflow peer failed: {exc}"}
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]

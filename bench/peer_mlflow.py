@@ -18,6 +18,7 @@ import argparse
 import json
 import logging
 import os
+import shutil
 import sqlite3
 import statistics
 import sys
@@ -36,6 +37,9 @@ from _workload import (
     synthetic_trace,
 )
 
+# MLflow's database and trace artifacts; removed when the run is over.
+_SCRATCH = Path(tempfile.mkdtemp(prefix="llmtrace-bench-mlflow-"))
+
 
 def _setup(sync: bool) -> tuple[Any, Path]:
     """Import MLflow with the benchmark's settings; point it at a fresh SQLite store."""
@@ -48,8 +52,11 @@ def _setup(sync: bool) -> tuple[Any, Path]:
 
     logging.getLogger("mlflow").setLevel(logging.ERROR)
     logging.getLogger("alembic").setLevel(logging.ERROR)
-    db = Path(tempfile.mkdtemp(prefix="llmtrace-bench-mlflow-")) / "mlflow.db"
+    tmp = _SCRATCH
+    db = tmp / "mlflow.db"
     mlflow.set_tracking_uri(f"sqlite:///{db}")
+    # Trace artifacts go next to the database, not into ./mlruns of the current directory.
+    mlflow.create_experiment("bench", artifact_location=(tmp / "artifacts").as_uri())
     mlflow.set_experiment("bench")
     return mlflow, db
 
@@ -171,7 +178,8 @@ def _log_synthetic(mlflow: Any, count: int) -> None:
 
 def _median_ms(call: Any, runs: int) -> tuple[float, int]:
     """(median ms, timed runs) after a warm-up run; 3 runs for a call slower than 1 s, none
-    (the warm-up time is reported) for one slower than 10 s, as in bench_search.py."""
+    (the warm-up time is reported, and page 2 is skipped) for one slower than 10 s, as in
+    bench_search.py."""
     t0 = time.perf_counter_ns()
     call()
     warm_ms = (time.perf_counter_ns() - t0) / 1e6
@@ -262,7 +270,7 @@ def search(traces: int, runs: int, amplify: int) -> dict[str, Any]:
                 page = first_page()
                 first, done = _median_ms(first_page, runs)
                 second = None
-                if page.token:
+                if page.token and done:  # a page 1 slower than 10 s: page 2 is not timed
                     second = _median_ms(lambda t=page.token: first_page(token=t), done)[0]
                 results[label] = {
                     "filter": flt,
@@ -319,6 +327,7 @@ def main() -> None:
     out["python"] = sys.version.split()[0]
     print(json.dumps(out))
     sys.stdout.flush()
+    shutil.rmtree(_SCRATCH, ignore_errors=True)
     # Skip MLflow's exit hooks (everything is flushed already) so the run ends promptly.
     os._exit(0)
 
