@@ -38,8 +38,9 @@ tags_t: sa.Table = TraceTagRow.__table__  # type: ignore[assignment]
 metadata_t: sa.Table = TraceMetadataRow.__table__  # type: ignore[assignment]
 assessments_t: sa.Table = AssessmentRow.__table__  # type: ignore[assignment]
 
-# Bound-parameter lists stay well below every backend's limit (SQLite: 32766).
-_IN_CHUNK = 500
+# Bound-parameter lists: PostgreSQL plans IN lists of more than ~200 ids as a sequential scan
+# while the table has no statistics yet (right after a bulk load); 200 keeps the primary key.
+_IN_CHUNK = 200
 MAX_LIMIT = 10_000
 _WRITE_ATTEMPTS = 5
 
