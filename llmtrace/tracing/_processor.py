@@ -170,9 +170,9 @@ class ExportProcessor(SpanProcessor):
                     _deferred.discard(s.context.span_id)
                 return
         for s in held:
-            self.on_end_sampled(s)
+            self._enqueue_unsampled(s)
 
-    def on_end_sampled(self, span: ReadableSpan) -> None:
+    def _enqueue_unsampled(self, span: ReadableSpan) -> None:
         """Queue a span regardless of its sampled flag (kept error traces)."""
         if len(self._queue) + self._in_flight >= self._max_queue:
             _deferred.discard(span.context.span_id)
