@@ -32,6 +32,8 @@ from llmtrace.exceptions import (
     NotFoundError,
     StoreError,
 )
+from llmtrace.integrations import instrument, uninstrument
+from llmtrace.pricing import set_price
 from llmtrace.semconv import SpanStatus, SpanType
 from llmtrace.store import Assessment, Span, SqlStore, Store, Trace, TraceInfo, TraceList
 from llmtrace.tracing import (
@@ -72,12 +74,15 @@ __all__ = [
     "flush",
     "get_store",
     "get_trace",
+    "instrument",
     "search_traces",
+    "set_price",
     "shutdown",
     "span",
     "stats",
     "trace",
     "trace_defaults",
+    "uninstrument",
     "update_current_trace",
     "with_context",
 ]

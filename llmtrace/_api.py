@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 
+from llmtrace import pricing
 from llmtrace._config import Settings
 from llmtrace.store import Store, Trace, TraceList
 from llmtrace.tracing import _runtime
@@ -85,14 +87,17 @@ def shutdown(timeout: float = 10.0) -> None:
 
 
 def stats() -> ExportStats:
-    """Export counters: spans exported, dropped, queued, failed write attempts.
+    """Export counters: spans exported, dropped, queued, failed write attempts; and the models
+    called without a known price (`unpriced_models`: model -> calls; their cost is null until
+    a price is set with `llmtrace.set_price`).
 
     Example:
         >>> llmtrace.stats().dropped
         0
     """
     rt = _runtime.peek_runtime()
-    return ExportStats(0, 0, 0, 0, 0, None) if rt is None else rt.stats()
+    base = ExportStats(0, 0, 0, 0, 0, None) if rt is None else rt.stats()
+    return replace(base, unpriced_models=pricing.unpriced_models())
 
 
 def get_store() -> Store:

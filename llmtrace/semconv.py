@@ -52,6 +52,11 @@ SPAN_PROVIDER = "llmtrace.span.provider"
 USAGE_INPUT_TOKENS = "llmtrace.usage.input_tokens"
 USAGE_OUTPUT_TOKENS = "llmtrace.usage.output_tokens"
 USAGE_TOTAL_TOKENS = "llmtrace.usage.total_tokens"
+# Subsets of the input/output counts (the OpenAI convention: input includes cached tokens,
+# output includes reasoning tokens).
+USAGE_CACHED_INPUT_TOKENS = "llmtrace.usage.cached_input_tokens"
+USAGE_CACHE_WRITE_TOKENS = "llmtrace.usage.cache_write_tokens"
+USAGE_REASONING_TOKENS = "llmtrace.usage.reasoning_tokens"
 # False on a span whose usage is already counted by a nested span (e.g. a framework span around
 # a provider call): the trace rollup then skips it so tokens and cost are not counted twice.
 USAGE_AGGREGATE = "llmtrace.usage.aggregate"
@@ -61,6 +66,23 @@ SPAN_FOREIGN_PARENT = "llmtrace.span.foreign_parent"
 COST_TOTAL = "llmtrace.cost.total"  # USD, float
 COST_INPUT = "llmtrace.cost.input"
 COST_OUTPUT = "llmtrace.cost.output"
+# The price-table entry used (model key and its valid_from date), for auditing a cost.
+COST_PRICE_KEY = "llmtrace.cost.price"
+
+# Model-call details that have no GenAI key.
+LLM_STREAMING = "llmtrace.llm.streaming"  # bool
+LLM_TIME_TO_FIRST_TOKEN_MS = "llmtrace.llm.time_to_first_token_ms"  # float
+LLM_INVOCATION_PARAMETERS = "llmtrace.llm.invocation_parameters"  # JSON text
+# HTTP attempts behind one model call: 1 + the client's own retries (OpenAI integration).
+LLM_ATTEMPTS = "llmtrace.llm.attempts"  # int
+# How a streamed call ended: "completed" (read to the end), "closed" (closed before the end),
+# "abandoned" (garbage-collected unfinished; the span ends at the last chunk seen) or "error".
+LLM_STREAM_END = "llmtrace.llm.stream.end"
+# Retrieved documents: JSON list of {"id", "score", "content", "metadata"}.
+RETRIEVAL_DOCUMENTS = "llmtrace.retrieval.documents"
+RETRIEVAL_QUERY = "llmtrace.retrieval.query"
+# Which integration made the span ("openai", "langchain", "llama_index").
+SPAN_INTEGRATION = "llmtrace.span.integration"
 
 TRACE_PROJECT = "llmtrace.project"
 TRACE_SESSION_ID = "llmtrace.trace.session_id"
@@ -85,6 +107,27 @@ GEN_AI_RESPONSE_FINISH_REASONS = "gen_ai.response.finish_reasons"
 GEN_AI_USAGE_INPUT_TOKENS = "gen_ai.usage.input_tokens"
 GEN_AI_USAGE_OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
 GEN_AI_CONVERSATION_ID = "gen_ai.conversation.id"
+GEN_AI_REQUEST_TOP_P = "gen_ai.request.top_p"
+GEN_AI_REQUEST_TOP_K = "gen_ai.request.top_k"
+GEN_AI_REQUEST_FREQUENCY_PENALTY = "gen_ai.request.frequency_penalty"
+GEN_AI_REQUEST_PRESENCE_PENALTY = "gen_ai.request.presence_penalty"
+GEN_AI_REQUEST_STOP_SEQUENCES = "gen_ai.request.stop_sequences"
+GEN_AI_REQUEST_SEED = "gen_ai.request.seed"
+GEN_AI_REQUEST_CHOICE_COUNT = "gen_ai.request.choice.count"
+GEN_AI_REQUEST_ENCODING_FORMATS = "gen_ai.request.encoding_formats"
+GEN_AI_OUTPUT_TYPE = "gen_ai.output.type"
+GEN_AI_RESPONSE_ID = "gen_ai.response.id"
+GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS = "gen_ai.usage.cache_read.input_tokens"
+GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS = "gen_ai.usage.cache_creation.input_tokens"
+GEN_AI_INPUT_MESSAGES = "gen_ai.input.messages"  # JSON text
+GEN_AI_OUTPUT_MESSAGES = "gen_ai.output.messages"  # JSON text
+GEN_AI_SYSTEM_INSTRUCTIONS = "gen_ai.system_instructions"  # JSON text
+GEN_AI_TOOL_DEFINITIONS = "gen_ai.tool.definitions"  # JSON text
+GEN_AI_TOOL_NAME = "gen_ai.tool.name"
+GEN_AI_TOOL_CALL_ID = "gen_ai.tool.call.id"
+GEN_AI_TOOL_DESCRIPTION = "gen_ai.tool.description"
+GEN_AI_EMBEDDINGS_DIMENSION_COUNT = "gen_ai.embeddings.dimension.count"
+GEN_AI_DATA_SOURCE_ID = "gen_ai.data_source.id"
 
 # GenAI operation names by span type (gen_ai.operation.name well-known values).
 GEN_AI_OPERATION_BY_TYPE = {
@@ -98,5 +141,9 @@ GEN_AI_OPERATION_BY_TYPE = {
 # Other well-known attributes.
 SESSION_ID = "session.id"
 USER_ID = "user.id"
+ERROR_TYPE = "error.type"
+HTTP_RESPONSE_STATUS_CODE = "http.response.status_code"
+SERVER_ADDRESS = "server.address"
+SERVER_PORT = "server.port"
 
 __all__ = [name for name in dir() if name.isupper()] + ["SpanStatus", "SpanType"]

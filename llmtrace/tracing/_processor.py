@@ -14,7 +14,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from opentelemetry.context import Context
@@ -51,9 +51,12 @@ class ExportStats:
     failed_attempts: int
     sampled_out_traces: int
     last_error: str | None
+    # Models called without a known price (their cost is null), with their number of calls.
+    unpriced_models: dict[str, int] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, object]:
         return {
+            "unpriced_models": dict(self.unpriced_models),
             "exported": self.exported,
             "dropped": self.dropped,
             "queued": self.queued,

@@ -12,8 +12,10 @@ from opentelemetry import trace as otel_trace
 from opentelemetry.trace import Status, StatusCode
 
 from llmtrace import semconv as sc
+from llmtrace.pricing import Usage
 from llmtrace.semconv import SpanType
 from llmtrace.tracing._runtime import Runtime, get_runtime
+from llmtrace.tracing._usage import set_cost_attributes, set_usage_attributes
 
 logger = logging.getLogger("llmtrace")
 
@@ -126,20 +128,53 @@ class LiveSpan:
         input_tokens: int | None = None,
         output_tokens: int | None = None,
         total_tokens: int | None = None,
+        *,
+        cached_input_tokens: int | None = None,
+        reasoning_tokens: int | None = None,
     ) -> None:
-        """Token usage of a model call (llmtrace keys and GenAI `gen_ai.usage.*`)."""
+        """Token usage of a model call (llmtrace keys and GenAI `gen_ai.usage.*`).
+
+        `input_tokens` includes cached tokens and `output_tokens` reasoning tokens. When the
+        span's model is set (`set_model`, before or after) and has a price, the cost is
+        computed too, unless `set_cost` gave one.
+        """
         if not self._span.is_recording():
             return
-        if input_tokens is not None:
-            self._span.set_attribute(sc.USAGE_INPUT_TOKENS, int(input_tokens))
-            self._span.set_attribute(sc.GEN_AI_USAGE_INPUT_TOKENS, int(input_tokens))
-        if output_tokens is not None:
-            self._span.set_attribute(sc.USAGE_OUTPUT_TOKENS, int(output_tokens))
-            self._span.set_attribute(sc.GEN_AI_USAGE_OUTPUT_TOKENS, int(output_tokens))
-        if total_tokens is None and input_tokens is not None and output_tokens is not None:
-            total_tokens = int(input_tokens) + int(output_tokens)
-        if total_tokens is not None:
-            self._span.set_attribute(sc.USAGE_TOTAL_TOKENS, int(total_tokens))
+        usage = Usage(
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            total_tokens=total_tokens,
+            cached_input_tokens=cached_input_tokens,
+            reasoning_tokens=reasoning_tokens,
+        )
+        set_usage_attributes(self._span, usage)
+        self._price()
+
+    def _price(self) -> None:
+        """Cost from the span's model and tokens when both are known and no cost was given."""
+        attrs = getattr(self._span, "attributes", None)
+        if not attrs or attrs.get(sc.COST_PRICE_KEY) == "user":  # set_cost() wins
+            return
+        model = attrs.get(sc.GEN_AI_RESPONSE_MODEL) or attrs.get(sc.GEN_AI_REQUEST_MODEL)
+        if not isinstance(model, str) or (
+            attrs.get(sc.USAGE_INPUT_TOKENS) is None and attrs.get(sc.USAGE_OUTPUT_TOKENS) is None
+        ):
+            return
+
+        def count(key: str) -> int | None:
+            value = attrs.get(key)
+            return value if isinstance(value, int) else None
+
+        usage = Usage(
+            input_tokens=count(sc.USAGE_INPUT_TOKENS),
+            output_tokens=count(sc.USAGE_OUTPUT_TOKENS),
+            cached_input_tokens=count(sc.USAGE_CACHED_INPUT_TOKENS),
+            reasoning_tokens=count(sc.USAGE_REASONING_TOKENS),
+        )
+        try:
+            set_cost_attributes(self._span, model, usage, getattr(self._span, "start_time", None))
+        except Exception:
+            logger.debug("llmtrace could not price a span", exc_info=True)
 
     def set_model(
         self, model: str, *, provider: str | None = None, response_model: str | None = None
@@ -153,11 +188,13 @@ class LiveSpan:
             self._span.set_attribute(sc.GEN_AI_RESPONSE_MODEL, response_model)
         if provider:
             self._span.set_attribute(sc.GEN_AI_PROVIDER_NAME, provider)
+        self._price()
 
     def set_cost(self, total_usd: float) -> None:
-        """The call's cost in US dollars, when known."""
+        """The call's cost in US dollars, when known (wins over the price table)."""
         if self._span.is_recording():
             self._span.set_attribute(sc.COST_TOTAL, float(total_usd))
+            self._span.set_attribute(sc.COST_PRICE_KEY, "user")
 
     def set_status(self, status: str, message: str | None = None) -> None:
         """ "OK" or "ERROR" (an exception leaving the span sets ERROR by itself)."""

@@ -1,0 +1,220 @@
+"""What every integration needs: spans started and ended by separate callbacks, attached to
+the caller's context on demand, with usage, cost and errors recorded the same way.
+
+Callback-style frameworks (LangChain, LlamaIndex) report a step's start and end as two calls,
+possibly from different threads or contexts, so a `with` block cannot hold the span. A
+`SpanHandle` keeps it instead; the framework's own run ids say who is whose parent.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import sys
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace as otel_trace
+
+from llmtrace import semconv as sc
+from llmtrace.pricing import Usage
+from llmtrace.semconv import SpanType
+from llmtrace.tracing._runtime import Runtime, get_runtime
+from llmtrace.tracing._span import LiveSpan, fail_span, static_attributes
+from llmtrace.tracing._usage import UsageCell, enclosing_cell, record_usage, settle, with_cell
+
+logger = logging.getLogger("llmtrace")
+
+
+class _NoInputs:
+    def __repr__(self) -> str:
+        return "NO_INPUTS"
+
+
+NO_INPUTS: Any = _NoInputs()
+
+
+def error_type(exc: BaseException) -> str:
+    """`error.type` of an exception: its qualified class name (`openai.RateLimitError`)."""
+    cls = type(exc)
+    module = cls.__module__
+    if module == "builtins":
+        return cls.__qualname__
+    # A public re-export reads better than a private module: openai._exceptions -> openai.
+    top = module.split(".")[0]
+    if getattr(sys.modules.get(top), cls.__name__, None) is cls:
+        return f"{top}.{cls.__qualname__}"
+    return f"{module}.{cls.__qualname__}"
+
+
+class SpanHandle:
+    """A span whose start and end are separate calls. Methods never raise."""
+
+    __slots__ = ("_cell", "_ended", "_lock", "_otel", "_parent_cell", "_token", "context", "live")
+
+    def __init__(
+        self,
+        otel: otel_trace.Span,
+        live: LiveSpan,
+        context: otel_context.Context,
+        cell: UsageCell | None,
+        parent_cell: UsageCell | None,
+    ) -> None:
+        self._otel = otel
+        self.live = live
+        self.context = context
+        self._cell = cell
+        self._parent_cell = parent_cell
+        self._token: object = None
+        self._ended = False
+        self._lock = threading.Lock()
+
+    @property
+    def span_id(self) -> str | None:
+        """16-hex-digit span id (None when not recording)."""
+        return self.live.span_id
+
+    @property
+    def ended(self) -> bool:
+        """True once `end()` ran."""
+        return self._ended
+
+    @property
+    def otel_span(self) -> otel_trace.Span:
+        """The underlying OpenTelemetry span."""
+        return self._otel
+
+    def attach(self) -> None:
+        """Make this span current in the calling context until `detach()`/`end()`."""
+        if self._token is not None or self._ended or not self._otel.is_recording():
+            return
+        try:
+            self._token = otel_context.attach(self.context)
+        except Exception:
+            logger.debug("llmtrace could not attach a span", exc_info=True)
+
+    def detach(self) -> None:
+        """Undo `attach()`. Called from another context, or twice, it does nothing."""
+        token, self._token = self._token, None
+        if token is None:
+            return
+        try:
+            if isinstance(token, contextvars.Token):
+                # Reset the variable directly: a token from another context raises ValueError,
+                # meaning this context never saw the span (OpenTelemetry's detach would log
+                # that as an error).
+                token.var.reset(token)
+            else:
+                otel_context.detach(token)  # type: ignore[arg-type]
+        except (ValueError, RuntimeError):
+            logger.debug("llmtrace span detached from another context", exc_info=True)
+        except Exception:
+            logger.debug("llmtrace could not detach a span", exc_info=True)
+
+    def record_usage(
+        self, usage: Usage, *, model: str | None = None, provider: str | None = None
+    ) -> None:
+        """Tokens (llmtrace and GenAI keys) and the cost of the call at the span's start
+        time; `model` defaults to the span's model attribute. Unknown models get no cost."""
+        if not self._otel.is_recording():
+            return
+        try:
+            if model is None:
+                attrs = getattr(self._otel, "attributes", None) or {}
+                found = (
+                    attrs.get(sc.GEN_AI_RESPONSE_MODEL)
+                    or attrs.get(sc.SPAN_MODEL)
+                    or attrs.get(sc.GEN_AI_REQUEST_MODEL)
+                )
+                model = found if isinstance(found, str) else None
+            if provider:
+                self._otel.set_attribute(sc.GEN_AI_PROVIDER_NAME, provider)
+            record_usage(
+                self._otel, usage, model=model, own_cell=self._cell, parent_cell=self._parent_cell
+            )
+        except Exception:
+            logger.debug("llmtrace could not record usage", exc_info=True)
+
+    def end(self, error: BaseException | None = None, *, end_time_ns: int | None = None) -> None:
+        """End the span (once); with `error`, record it and mark the span ERROR."""
+        with self._lock:
+            if self._ended:
+                return
+            self._ended = True
+        self.detach()
+        otel = self._otel
+        if not otel.is_recording():
+            return
+        try:
+            if error is not None:
+                fail_span(otel, error)
+                otel.set_attribute(sc.ERROR_TYPE, error_type(error))
+                status = getattr(error, "status_code", None)
+                if isinstance(status, int) and not isinstance(status, bool):
+                    otel.set_attribute(sc.HTTP_RESPONSE_STATUS_CODE, status)
+            settle(otel, self._cell, self._parent_cell)
+        except Exception:
+            logger.debug("llmtrace could not finish a span", exc_info=True)
+        try:
+            otel.end(end_time=end_time_ns)
+        except Exception:
+            logger.debug("llmtrace could not end a span", exc_info=True)
+
+
+def start_span(
+    name: str,
+    span_type: SpanType | str,
+    *,
+    parent: otel_context.Context | SpanHandle | None = None,
+    inputs: Any = NO_INPUTS,
+    attributes: Mapping[str, Any] | None = None,
+    start_time_ns: int | None = None,
+    integration: str | None = None,
+    model_span: bool = False,
+) -> SpanHandle:
+    """Start a span under `parent` (a context, a handle, or None for the current context).
+
+    `model_span=True` for model calls (LLM, chat, embedding): their usage takes part in the
+    double-count guard (see `llmtrace.tracing._usage`). Never raises; when tracing is off or
+    the span cannot start, the handle is non-recording and every method does nothing.
+
+    Example:
+        >>> handle = start_span("retrieve", "RETRIEVER", parent=parent_handle, inputs=query)
+        >>> handle.live.set_outputs(documents)
+        >>> handle.end()
+    """
+    rt = get_runtime()
+    if isinstance(parent, SpanHandle):
+        ctx = parent.context
+    elif parent is None:
+        ctx = otel_context.get_current()
+    else:
+        ctx = parent
+    if not rt.enabled:
+        return _invalid(rt, ctx)
+    try:
+        attrs = static_attributes(span_type, attributes)
+        if integration:
+            attrs[sc.SPAN_INTEGRATION] = integration
+        otel = rt.tracer.start_span(name, context=ctx, attributes=attrs, start_time=start_time_ns)
+    except Exception:
+        logger.warning("llmtrace could not start span %r", name, exc_info=True)
+        return _invalid(rt, ctx)
+    cell = UsageCell() if model_span else None
+    child_ctx = otel_trace.set_span_in_context(otel, ctx)
+    if cell is not None:
+        child_ctx = with_cell(child_ctx, cell)
+    handle = SpanHandle(otel, LiveSpan(otel, rt), child_ctx, cell, enclosing_cell(ctx))
+    if inputs is not NO_INPUTS:
+        handle.live.set_inputs(inputs)
+    return handle
+
+
+def _invalid(rt: Runtime, ctx: otel_context.Context) -> SpanHandle:
+    span = otel_trace.INVALID_SPAN
+    return SpanHandle(span, LiveSpan(span, rt), ctx, None, None)
+
+
+__all__ = ["NO_INPUTS", "SpanHandle", "error_type", "start_span"]
