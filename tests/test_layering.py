@@ -202,11 +202,13 @@ RULES = [
     Rule(
         "pricing",
         ("llmtrace.pricing",),
-        lambda target: None
-        if target in ("llmtrace.exceptions", "llmtrace.semconv")
-        or target.startswith("llmtrace.pricing")
-        or _stdlib_or_otel_api(target) is None
-        else "pricing is a leaf: it imports only the standard library, semconv and exceptions",
+        lambda target: (
+            None
+            if target in ("llmtrace.exceptions", "llmtrace.semconv")
+            or target.startswith("llmtrace.pricing")
+            or _stdlib_or_otel_api(target) is None
+            else "pricing is a leaf: it imports only the standard library, semconv and exceptions"
+        ),
     ),
     Rule(
         "store",

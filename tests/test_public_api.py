@@ -66,7 +66,6 @@ EXPECTED_ALL = {
     "llmtrace.integrations": ["INTEGRATIONS", "instrument", "instrumented", "uninstrument"],
     "llmtrace.pricing": [
         "Cost",
-        "PRICES_ENV",
         "Price",
         "PriceTable",
         "Usage",
@@ -82,6 +81,7 @@ EXPECTED_ALL = {
     ],
     "llmtrace.store": [
         "Assessment",
+        "ModelUsage",
         "Span",
         "SpanRecord",
         "SqlStore",

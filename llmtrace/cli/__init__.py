@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from sqlalchemy.exc import SQLAlchemyError
 
 from llmtrace._version import __version__
-from llmtrace.cli import _db, _demo, _traces
+from llmtrace.cli import _db, _demo, _prices, _traces
 from llmtrace.exceptions import LlmtraceError, NotFoundError
 
 EXIT_USAGE = 2
@@ -38,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     _db.register(commands)
     _traces.register(commands)
     _demo.register(commands)
+    _prices.register(commands)
     return parser
 
 

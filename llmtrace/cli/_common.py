@@ -17,3 +17,12 @@ def store_url(args: argparse.Namespace) -> str:
 def open_store(args: argparse.Namespace, *, migrate: bool = True) -> SqlStore:
     """Open the store named by the command line."""
     return SqlStore(store_url(args), migrate=migrate)
+
+
+def format_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
+    """Fixed-width columns, left-aligned, header first."""
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)).rstrip()
+        for r in [header, *rows]
+    )

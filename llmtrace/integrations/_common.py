@@ -96,20 +96,22 @@ class SpanHandle:
             logger.debug("llmtrace could not attach a span", exc_info=True)
 
     def detach(self) -> None:
-        """Undo `attach()`. Called from another context, or twice, it does nothing."""
+        """Undo `attach()`. Called twice it does nothing; called from a context other than the
+        attaching one it does nothing either, and a later call from the attaching context
+        still works (frameworks may end a step on another thread)."""
         token, self._token = self._token, None
         if token is None:
             return
         try:
             if isinstance(token, contextvars.Token):
-                # Reset the variable directly: a token from another context raises ValueError,
-                # meaning this context never saw the span (OpenTelemetry's detach would log
-                # that as an error).
+                # Reset the variable directly: a token from another context raises ValueError
+                # (OpenTelemetry's detach would log that as an error).
                 token.var.reset(token)
             else:
                 otel_context.detach(token)  # type: ignore[arg-type]
-        except (ValueError, RuntimeError):
-            logger.debug("llmtrace span detached from another context", exc_info=True)
+        except ValueError:
+            self._token = token  # not this context: keep it for the attaching one
+            logger.debug("llmtrace span detach skipped in another context", exc_info=True)
         except Exception:
             logger.debug("llmtrace could not detach a span", exc_info=True)
 
@@ -121,14 +123,16 @@ class SpanHandle:
         if not self._otel.is_recording():
             return
         try:
+            attrs = getattr(self._otel, "attributes", None) or {}
             if model is None:
-                attrs = getattr(self._otel, "attributes", None) or {}
                 found = (
                     attrs.get(sc.GEN_AI_RESPONSE_MODEL)
                     or attrs.get(sc.SPAN_MODEL)
                     or attrs.get(sc.GEN_AI_REQUEST_MODEL)
                 )
                 model = found if isinstance(found, str) else None
+            elif sc.SPAN_MODEL not in attrs:
+                self.live.set_model(model)
             if provider:
                 self._otel.set_attribute(sc.GEN_AI_PROVIDER_NAME, provider)
             record_usage(

@@ -137,7 +137,6 @@ def list_prices() -> list[Price]:
 
 __all__ = [
     "Cost",
-    "PRICES_ENV",
     "Price",
     "PriceTable",
     "Usage",

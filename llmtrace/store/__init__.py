@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from llmtrace.store._base import Store
 from llmtrace.store._sql import SqlStore
-from llmtrace.store.entities import Assessment, Span, Trace, TraceInfo, TraceList
+from llmtrace.store.entities import Assessment, ModelUsage, Span, Trace, TraceInfo, TraceList
 from llmtrace.store.records import SpanRecord
 
 
@@ -20,6 +20,7 @@ def open_store(url: str) -> Store:
 
 __all__ = [
     "Assessment",
+    "ModelUsage",
     "Span",
     "SpanRecord",
     "SqlStore",

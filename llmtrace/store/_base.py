@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
-from llmtrace.store.entities import Assessment, Trace, TraceList
+from llmtrace.store.entities import Assessment, ModelUsage, Trace, TraceList
 from llmtrace.store.records import SpanRecord
 
 
@@ -68,6 +68,12 @@ class Store(Protocol):
 
     def get_assessments(self, trace_id: str) -> list[Assessment]:
         """Assessments of a trace."""
+        ...
+
+    def model_usage(
+        self, *, project: str | None = None, since: datetime | None = None
+    ) -> list[ModelUsage]:
+        """Calls, tokens and cost per model, with the calls that have no price."""
         ...
 
     def close(self) -> None:

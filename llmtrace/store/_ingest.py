@@ -246,7 +246,7 @@ def _accumulate(delta: TraceDelta, record: SpanRecord, row: dict[str, Any]) -> N
         delta.input_tokens += row["input_tokens"] or 0
         delta.output_tokens += row["output_tokens"] or 0
         if row["cost"] is not None:
-            delta.cost = (delta.cost or 0.0) + row["cost"]
+            delta.cost = round((delta.cost or 0.0) + row["cost"], 12)
     if record.is_local_root:
         delta.root_name = row["name"]
         delta.root_status = row["status"]

@@ -17,7 +17,7 @@ from llmtrace.store import _ingest
 from llmtrace.store._engine import SQLITE_BEGIN, create_engine
 from llmtrace.store._filter import compile_filter, parse_order_by
 from llmtrace.store._pagination import decode_token, encode_token, query_fingerprint
-from llmtrace.store.entities import Assessment, Span, Trace, TraceInfo, TraceList
+from llmtrace.store.entities import Assessment, ModelUsage, Span, Trace, TraceInfo, TraceList
 from llmtrace.store.migrate import ensure_schema
 from llmtrace.store.models import (
     ASSESSMENT_SOURCES,
@@ -43,6 +43,10 @@ assessments_t: sa.Table = AssessmentRow.__table__  # type: ignore[assignment]
 _IN_CHUNK = 200
 MAX_LIMIT = 10_000
 _WRITE_ATTEMPTS = 5
+
+
+# How `llmtrace.usage.aggregate = false` appears in a span's stored attribute JSON.
+_AGGREGATE_FALSE = '"llmtrace.usage.aggregate":false'
 
 
 def _chunks(items: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[Any]]:
@@ -300,6 +304,53 @@ class SqlStore:
         with self.engine.connect() as conn:
             return int(conn.execute(q).scalar_one())
 
+    def model_usage(
+        self, *, project: str | None = None, since: datetime | None = None
+    ) -> list[ModelUsage]:
+        """Per-model calls, tokens and cost of stored spans (most calls first).
+
+        `unpriced_calls` > 0 names models to give a price (`llmtrace prices missing`).
+        """
+        has_tokens = sa.or_(
+            spans_t.c.input_tokens.is_not(None), spans_t.c.output_tokens.is_not(None)
+        )
+        unpriced = sa.case((sa.and_(spans_t.c.cost.is_(None), has_tokens), 1), else_=0)
+        q = (
+            sa.select(
+                spans_t.c.model,
+                sa.func.count().label("calls"),
+                sa.func.sum(spans_t.c.input_tokens).label("input_tokens"),
+                sa.func.sum(spans_t.c.output_tokens).label("output_tokens"),
+                sa.func.sum(spans_t.c.cost).label("cost"),
+                sa.func.sum(unpriced).label("unpriced"),
+            )
+            .where(spans_t.c.model.is_not(None))
+            # Usage reported again by a nested span is not counted twice (as in trace totals).
+            .where(~spans_t.c.attributes.contains(_AGGREGATE_FALSE, autoescape=True))
+            .group_by(spans_t.c.model)
+        )
+        if project is not None or since is not None:
+            q = q.join(traces_t, traces_t.c.trace_id == spans_t.c.trace_id)
+            if project is not None:
+                q = q.where(traces_t.c.project == project)
+            if since is not None:
+                q = q.where(traces_t.c.start_time >= since)
+        with self.engine.connect() as conn:
+            rows = conn.execute(q).all()
+        result = [
+            ModelUsage(
+                model=str(r.model),
+                calls=int(r.calls),
+                input_tokens=int(r.input_tokens or 0),
+                output_tokens=int(r.output_tokens or 0),
+                cost=float(r.cost) if r.cost is not None else None,
+                unpriced_calls=int(r.unpriced or 0),
+            )
+            for r in rows
+        ]
+        result.sort(key=lambda u: (-u.calls, u.model))
+        return result
+
     def delete_traces(
         self,
         *,
@@ -475,7 +526,8 @@ def _merged_trace(old: Any, d: _ingest.TraceDelta) -> dict[str, Any]:
     start = min(old.start_time, _ingest.ns_to_datetime(d.start_ns))
     end = max(old.end_time, _ingest.ns_to_datetime(d.end_ns))
     has_root = d.root_name is not None
-    cost = old.cost if d.cost is None else (old.cost or 0.0) + d.cost
+    # Rounded to 1e-12 USD, or float sums of list prices print as 0.00013000000000000002.
+    cost = old.cost if d.cost is None else round((old.cost or 0.0) + d.cost, 12)
     input_tokens = old.input_tokens + d.input_tokens
     output_tokens = old.output_tokens + d.output_tokens
     return {

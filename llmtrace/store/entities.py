@@ -202,4 +202,25 @@ class TraceList(list[TraceInfo]):
         return frame
 
 
-__all__ = ["Assessment", "Span", "Trace", "TraceInfo", "TraceList"]
+@dataclass
+class ModelUsage:
+    """Calls, tokens and cost of one model over the stored spans.
+
+    `cost` sums the priced calls (None when none is priced); `unpriced_calls` counts calls
+    with tokens but no cost: their model has no price (see `llmtrace.set_price`). Spans whose
+    usage a nested span already reports (`llmtrace.usage.aggregate = false`) are left out.
+    """
+
+    model: str
+    calls: int
+    input_tokens: int
+    output_tokens: int
+    cost: float | None
+    unpriced_calls: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return asdict(self)
+
+
+__all__ = ["Assessment", "ModelUsage", "Span", "Trace", "TraceInfo", "TraceList"]
