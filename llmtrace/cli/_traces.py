@@ -139,10 +139,17 @@ def format_trace_tree(trace: Trace) -> str:
         if span.input_tokens is not None or span.output_tokens is not None:
             tokens = f"  tokens={span.input_tokens or 0}+{span.output_tokens or 0}"
         model = f"  model={span.model}" if span.model else ""
+        cost = ""
+        if span.cost is not None:
+            cost = f"  cost=${span.cost:.6f}"
+        elif tokens and span.model:
+            cost = "  cost=unknown"
+        if span.attributes.get("llmtrace.usage.aggregate") is False:
+            cost += " (counted in a nested span)"
         status = "" if span.status != "ERROR" else f"  ERROR: {span.status_message or ''}"
         lines.append(
             f"{'  ' * (depth + 1)}- {span.name} [{span.span_type}]  {_ms(span.duration_ms)}"
-            f"{model}{tokens}{status}"
+            f"{model}{tokens}{cost}{status}"
         )
     return "\n".join(lines)
 

@@ -255,6 +255,9 @@ def test_cli_prices_missing_usage_and_list(traced: str, capsys: pytest.CaptureFi
     assert '"unpriced_calls": 1' in capsys.readouterr().out
     assert cli_main(["prices", "list", "--model", "gpt-4o-mini"]) == 0
     assert "gpt-4o-mini" in capsys.readouterr().out
+    trace_id = llmtrace.search_traces()[0].trace_id
+    assert cli_main(["--store", traced, "traces", "show", trace_id]) == 0
+    assert "model=mystery-model  tokens=10+5  cost=unknown" in capsys.readouterr().out
 
 
 def test_instrument_names_are_checked_before_anything_is_patched() -> None:
