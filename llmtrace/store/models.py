@@ -29,6 +29,10 @@ NAMING_CONVENTION = {
 
 STATUS_VALUES = ("UNSET", "OK", "ERROR")
 ASSESSMENT_SOURCES = ("HUMAN", "LLM_JUDGE", "CODE")
+RUN_STATUSES = ("RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED")
+LIFECYCLE_STAGES = ("active", "deleted")
+# Metric values a DOUBLE column cannot hold on every backend (MySQL has no NaN or infinity).
+METRIC_SPECIALS = ("nan", "inf", "-inf")
 
 
 class UtcDateTime(sa.types.TypeDecorator[datetime]):
@@ -57,6 +61,14 @@ class UtcDateTime(sa.types.TypeDecorator[datetime]):
 
 # JSON payloads (inputs, outputs, attributes) as text: LONGTEXT on MySQL.
 LongText = sa.Text().with_variant(mysql.LONGTEXT(), "mysql", "mariadb")
+
+
+def _in_check(column: str, values: tuple[str, ...], name: str) -> sa.CheckConstraint:
+    return sa.CheckConstraint(f"{column} IN ({', '.join(repr(v) for v in values)})", name=name)
+
+
+# Autoincrement ids: BIGINT on servers, INTEGER on SQLite (only INTEGER PRIMARY KEY autoincrements).
+BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
 def _status_check(column: str, name: str) -> sa.CheckConstraint:
@@ -199,13 +211,150 @@ class AssessmentRow(Base):
     )
 
 
+class ExperimentRow(Base):
+    """A named group of runs with its artifact location."""
+
+    __tablename__ = "experiments"
+
+    experiment_id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(255), unique=True)
+    artifact_location: Mapped[str] = mapped_column(sa.Text)
+    lifecycle_stage: Mapped[str] = mapped_column(sa.String(16), default="active")
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (_in_check("lifecycle_stage", LIFECYCLE_STAGES, "lifecycle_stage"),)
+
+
+class ExperimentTagRow(Base):
+    """A key/value tag on an experiment."""
+
+    __tablename__ = "experiment_tags"
+
+    experiment_id: Mapped[str] = mapped_column(
+        sa.String(32),
+        sa.ForeignKey("experiments.experiment_id", ondelete="CASCADE"),
+        primary_key=True,
+    )
+    key: Mapped[str] = mapped_column(sa.String(250), primary_key=True)
+    value: Mapped[str] = mapped_column(sa.String(5000), default="")
+
+
+class RunRow(Base):
+    """One run: status, times, artifact location, parent run for nested runs."""
+
+    __tablename__ = "runs"
+
+    run_id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    experiment_id: Mapped[str] = mapped_column(
+        sa.String(32), sa.ForeignKey("experiments.experiment_id", ondelete="CASCADE")
+    )
+    name: Mapped[str] = mapped_column(sa.String(255), default="")
+    status: Mapped[str] = mapped_column(sa.String(16), default="RUNNING")
+    start_time: Mapped[datetime] = mapped_column(UtcDateTime())
+    end_time: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # Set when the run ends, so `duration` filters and sorts without arithmetic on dates.
+    duration_ms: Mapped[float | None] = mapped_column(sa.Double)
+    lifecycle_stage: Mapped[str] = mapped_column(sa.String(16), default="active")
+    artifact_uri: Mapped[str] = mapped_column(sa.Text)
+    user_id: Mapped[str | None] = mapped_column(sa.String(255))
+    parent_run_id: Mapped[str | None] = mapped_column(sa.String(32))
+
+    __table_args__ = (
+        _in_check("status", RUN_STATUSES, "status"),
+        _in_check("lifecycle_stage", LIFECYCLE_STAGES, "lifecycle_stage"),
+        sa.Index(None, "experiment_id", "start_time"),
+        sa.Index(None, "parent_run_id"),
+    )
+
+
+class ParamRow(Base):
+    """A run parameter: immutable once logged."""
+
+    __tablename__ = "params"
+
+    run_id: Mapped[str] = mapped_column(
+        sa.String(32), sa.ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(sa.String(250), primary_key=True)
+    value: Mapped[str] = mapped_column(sa.String(6000))
+
+
+class MetricRow(Base):
+    """One logged metric point (the full history; search reads `latest_metrics`).
+
+    `value` is NULL for NaN and holds +/-DBL_MAX for infinities, with `special` saying which,
+    so that every backend stores and compares them the same way.
+    """
+
+    __tablename__ = "metrics"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(
+        sa.String(32), sa.ForeignKey("runs.run_id", ondelete="CASCADE")
+    )
+    key: Mapped[str] = mapped_column(sa.String(250))
+    value: Mapped[float | None] = mapped_column(sa.Double)
+    special: Mapped[str | None] = mapped_column(sa.String(8))
+    step: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    timestamp_ms: Mapped[int] = mapped_column(sa.BigInteger)
+
+    __table_args__ = (
+        _in_check("special", METRIC_SPECIALS, "special"),
+        sa.Index(None, "run_id", "key", "step"),
+    )
+
+
+class LatestMetricRow(Base):
+    """The latest point of each metric of a run (highest step, then latest timestamp)."""
+
+    __tablename__ = "latest_metrics"
+
+    run_id: Mapped[str] = mapped_column(
+        sa.String(32), sa.ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(sa.String(250), primary_key=True)
+    value: Mapped[float | None] = mapped_column(sa.Double)
+    special: Mapped[str | None] = mapped_column(sa.String(8))
+    step: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    timestamp_ms: Mapped[int] = mapped_column(sa.BigInteger)
+
+    __table_args__ = (
+        _in_check("special", METRIC_SPECIALS, "special"),
+        sa.Index(None, "key", "value"),
+    )
+
+
+class RunTagRow(Base):
+    """A key/value tag on a run (`tags.<key>` in run filters)."""
+
+    __tablename__ = "run_tags"
+
+    run_id: Mapped[str] = mapped_column(
+        sa.String(32), sa.ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(sa.String(250), primary_key=True)
+    value: Mapped[str] = mapped_column(sa.String(5000), default="")
+
+
 __all__ = [
     "ASSESSMENT_SOURCES",
+    "LIFECYCLE_STAGES",
+    "METRIC_SPECIALS",
     "NAMING_CONVENTION",
+    "RUN_STATUSES",
     "STATUS_VALUES",
     "AssessmentRow",
     "Base",
+    "BigId",
+    "ExperimentRow",
+    "ExperimentTagRow",
+    "LatestMetricRow",
     "LongText",
+    "MetricRow",
+    "ParamRow",
+    "RunRow",
+    "RunTagRow",
     "SpanRow",
     "TraceMetadataRow",
     "TraceRow",

@@ -104,8 +104,11 @@ def _assessment(**overrides: Any) -> dict[str, Any]:
     return values | overrides
 
 
-def test_head_is_the_initial_revision() -> None:
-    assert migrate.head_revision() == "0001_initial"
+HEAD = "0002_experiment_tracking"
+
+
+def test_head_is_the_latest_shipped_revision() -> None:
+    assert migrate.head_revision() == HEAD
 
 
 def test_upgrade_downgrade_upgrade(engine: sa.Engine) -> None:
@@ -255,12 +258,12 @@ def test_ensure_schema_rejects_tables_created_without_migrations(engine: sa.Engi
 @pytest.fixture
 def extra_revision(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """Add a revision after head, as a newer llmtrace would ship it; yields its id."""
-    (tmp_path / "0002_test_extra.py").write_text(
+    (tmp_path / "0099_test_extra.py").write_text(
         '"""Test revision."""\n'
         "import sqlalchemy as sa\n"
         "from alembic import op\n\n"
-        'revision = "0002_test_extra"\n'
-        'down_revision = "0001_initial"\n'
+        'revision = "0099_test_extra"\n'
+        f'down_revision = "{HEAD}"\n'
         "branch_labels = None\n"
         "depends_on = None\n\n\n"
         "def upgrade():\n"
@@ -280,7 +283,7 @@ def extra_revision(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     migrate._script_directory.cache_clear()
     migrate._known_revisions.cache_clear()
     try:
-        yield "0002_test_extra"
+        yield "0099_test_extra"
     finally:
         monkeypatch.undo()
         migrate._script_directory.cache_clear()
@@ -388,9 +391,9 @@ def test_upgrade_sql_renders_an_offline_script(url: str, expected: str) -> None:
 def test_new_revision_at_head_is_empty(tmp_path: Path) -> None:
     path = migrate.new_revision("Check the models, again!", directory=tmp_path)
 
-    assert path == tmp_path / "0002_check_the_models_again.py"
+    assert path == tmp_path / "0003_check_the_models_again.py"
     text = path.read_text()
-    assert re.search(r"^down_revision: .* = [\"']0001_initial[\"']$", text, re.MULTILINE)
+    assert re.search(rf"^down_revision: .* = [\"']{HEAD}[\"']$", text, re.MULTILINE)
     # Nothing to autogenerate: the models and the migrations agree.
     assert "op." not in text
     compile(text, str(path), "exec")
@@ -398,7 +401,7 @@ def test_new_revision_at_head_is_empty(tmp_path: Path) -> None:
 
 def test_revision_ids_fit_the_version_column() -> None:
     rev_id = migrate._next_revision_id("a very long message " * 5)
-    assert rev_id.startswith("0002_a_very_long")
+    assert rev_id.startswith("0003_a_very_long")
     assert len(rev_id) <= 32
 
 
