@@ -83,6 +83,12 @@ RETRIEVAL_DOCUMENTS = "llmtrace.retrieval.documents"
 RETRIEVAL_QUERY = "llmtrace.retrieval.query"
 # Which integration made the span ("openai", "langchain", "llama_index").
 SPAN_INTEGRATION = "llmtrace.span.integration"
+# LangChain run details (llmtrace.integrations.langchain): LangChain's run id and run type,
+# the run config's tags (list of strings) and metadata (JSON text).
+LANGCHAIN_RUN_ID = "llmtrace.langchain.run_id"
+LANGCHAIN_RUN_TYPE = "llmtrace.langchain.run_type"
+LANGCHAIN_TAGS = "llmtrace.langchain.tags"
+LANGCHAIN_METADATA = "llmtrace.langchain.metadata"
 
 TRACE_PROJECT = "llmtrace.project"
 TRACE_SESSION_ID = "llmtrace.trace.session_id"

@@ -21,6 +21,7 @@ from opentelemetry import trace as otel_trace
 from llmtrace import semconv as sc
 from llmtrace.pricing import Usage
 from llmtrace.semconv import SpanType
+from llmtrace.tracing import _deferred
 from llmtrace.tracing._runtime import Runtime, get_runtime
 from llmtrace.tracing._span import LiveSpan, fail_span, static_attributes
 from llmtrace.tracing._usage import UsageCell, enclosing_cell, record_usage, settle, with_cell
@@ -52,7 +53,18 @@ def error_type(exc: BaseException) -> str:
 class SpanHandle:
     """A span whose start and end are separate calls. Methods never raise."""
 
-    __slots__ = ("_cell", "_ended", "_lock", "_otel", "_parent_cell", "_token", "context", "live")
+    __slots__ = (
+        "_cell",
+        "_ended",
+        "_entry",
+        "_lock",
+        "_otel",
+        "_parent_cell",
+        "_rt",
+        "_token",
+        "context",
+        "live",
+    )
 
     def __init__(
         self,
@@ -61,8 +73,15 @@ class SpanHandle:
         context: otel_context.Context,
         cell: UsageCell | None,
         parent_cell: UsageCell | None,
+        rt: Runtime | None = None,
     ) -> None:
         self._otel = otel
+        self._rt = rt
+        # The span's deferred payloads (see `capture`), when the runtime defers them.
+        self._entry: list[Any] | None = None
+        if rt is not None and rt.defer_payloads and otel.is_recording():
+            self._entry = [_deferred.MISSING, _deferred.MISSING, None, []]
+            _deferred.PENDING[otel.get_span_context().span_id] = self._entry
         self.live = live
         self.context = context
         self._cell = cell
@@ -85,6 +104,36 @@ class SpanHandle:
     def otel_span(self) -> otel_trace.Span:
         """The underlying OpenTelemetry span."""
         return self._otel
+
+    def capture(self, key: str, kind: str, value: Any, *, owned: bool = False) -> None:
+        """Record `value` as the JSON payload attribute `key` (`llmtrace.span.inputs`,
+        `gen_ai.input.messages`, ...), captured like inputs (`kind="inputs"`) or outputs
+        (`"outputs"`): skipped when that capture is off, redacted and bounded. Other kinds
+        (`"parameters"`) are always captured, redacted and bounded.
+
+        When the runtime allows it, the JSON is built on the export thread, from a snapshot of
+        `value`'s containers (`owned=True`: `value` was built by llmtrace and is never changed
+        by anyone, no snapshot needed); the caller's thread only pays for the copy.
+        """
+        rt = self._rt
+        if rt is None or not self._otel.is_recording():
+            return
+        if (kind == "inputs" and not rt.capture_inputs) or (
+            kind == "outputs" and not rt.capture_outputs
+        ):
+            return
+        try:
+            entry = self._entry
+            if entry is not None:
+                entry[_deferred.LATE].append(
+                    (key, kind, value if owned else _deferred.snapshot(value))
+                )
+                return
+            text = rt.capture(kind, value)
+            if text is not None:
+                self._otel.set_attribute(key, text)
+        except Exception:
+            logger.debug("llmtrace could not capture %s", key, exc_info=True)
 
     def attach(self) -> None:
         """Make this span current in the calling context until `detach()`/`end()`."""
@@ -111,7 +160,7 @@ class SpanHandle:
                 otel_context.detach(token)  # type: ignore[arg-type]
         except ValueError:
             self._token = token  # not this context: keep it for the attaching one
-            logger.debug("llmtrace span detach skipped in another context", exc_info=True)
+            logger.debug("llmtrace span detach skipped in another context")
         except Exception:
             logger.debug("llmtrace could not detach a span", exc_info=True)
 
@@ -210,7 +259,7 @@ def start_span(
     child_ctx = otel_trace.set_span_in_context(otel, ctx)
     if cell is not None:
         child_ctx = with_cell(child_ctx, cell)
-    handle = SpanHandle(otel, LiveSpan(otel, rt), child_ctx, cell, enclosing_cell(ctx))
+    handle = SpanHandle(otel, LiveSpan(otel, rt), child_ctx, cell, enclosing_cell(ctx), rt)
     if inputs is not NO_INPUTS:
         handle.live.set_inputs(inputs)
     return handle

@@ -16,6 +16,7 @@ from typing import Any
 from llmtrace.exceptions import ConfigError
 
 _PER_TOKEN = 1e-6  # prices are per 1M tokens
+_UNRESOLVED: Any = object()
 
 # Suffixes that name a snapshot or deployment of a model rather than a different model:
 # dates (-2024-08-06, -20241022, @20240229), short OpenAI snapshots (-0613), "-latest" and
@@ -264,12 +265,14 @@ class PriceTable:
 
         Before the first `valid_from` the earliest price applies (clock skew, early access).
         """
-        with self._lock:
-            entries = self._entries(model)
+        entries: list[Price] | None = self._cache.get(model.strip().lower(), _UNRESOLVED)
+        if entries is _UNRESOLVED:  # not resolved yet: resolve under the lock
+            with self._lock:
+                entries = self._entries(model)
         if not entries:
             return None
         day = _as_date(at) if at is not None else datetime.now(timezone.utc).date()
-        chosen = entries[0]
+        chosen: Price = entries[0]
         for price in entries:
             if price.valid_from <= day:
                 chosen = price

@@ -15,6 +15,9 @@ _IMMUTABLE = frozenset({str, int, float, bool, type(None)})
 INPUTS = 0
 OUTPUTS = 1
 STATIC = 2  # the span's static attributes (type, user attributes), merged in at export
+# Integrations only: (attribute key, payload kind, value) triples serialized at export, for
+# values llmtrace owns (snapshots of the caller's objects; see `snapshot`).
+LATE = 3
 MISSING: Any = object()
 
 # span_id -> [inputs, outputs, static attributes] (MISSING when not deferred). The SDK hands
@@ -39,6 +42,20 @@ def immutable(value: Any, limit: int) -> bool:
     return False
 
 
+def snapshot(value: Any, depth: int = 6) -> Any:
+    """A copy of `value`'s lists, tuples and dicts (down to `depth` levels) so that later
+    changes by the caller (appending the reply to a message list) do not reach a payload that
+    is serialized after the call. Other objects are kept as they are."""
+    if depth <= 0:
+        return value
+    kind = type(value)
+    if kind is dict:
+        return {k: snapshot(v, depth - 1) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [snapshot(v, depth - 1) for v in value]
+    return value
+
+
 def immutable_arguments(bound: dict[str, Any], limit: int) -> bool:
     # `bound` is a dict this module built, so only its values need to be immutable.
     return len(bound) <= 64 and all(immutable(v, limit) for v in bound.values())
@@ -46,6 +63,7 @@ def immutable_arguments(bound: dict[str, Any], limit: int) -> bool:
 
 __all__ = [
     "INPUTS",
+    "LATE",
     "MISSING",
     "OUTPUTS",
     "PENDING",
@@ -53,4 +71,5 @@ __all__ = [
     "discard",
     "immutable",
     "immutable_arguments",
+    "snapshot",
 ]

@@ -11,7 +11,7 @@ marks the enclosing cell, and the enclosing span then stores its own counts with
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timezone
+from datetime import date
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace as otel_trace
@@ -46,45 +46,58 @@ def with_cell(ctx: otel_context.Context, cell: UsageCell) -> otel_context.Contex
     return otel_context.set_value(_CELL_KEY, cell, ctx)
 
 
-def _set_int(span: otel_trace.Span, keys: tuple[str, ...], value: int | None) -> None:
-    if value is not None:
-        for key in keys:
-            span.set_attribute(key, int(value))
-
-
-def set_usage_attributes(span: otel_trace.Span, usage: Usage) -> None:
-    """llmtrace and GenAI token attributes of `usage` (unknown counts are left unset)."""
-    _set_int(span, (sc.USAGE_INPUT_TOKENS, sc.GEN_AI_USAGE_INPUT_TOKENS), usage.input_tokens)
-    _set_int(span, (sc.USAGE_OUTPUT_TOKENS, sc.GEN_AI_USAGE_OUTPUT_TOKENS), usage.output_tokens)
+def usage_attributes(usage: Usage) -> dict[str, int]:
+    """llmtrace and GenAI token attributes of `usage` (unknown counts are left out)."""
+    attrs: dict[str, int] = {}
+    for value, keys in (
+        (usage.input_tokens, (sc.USAGE_INPUT_TOKENS, sc.GEN_AI_USAGE_INPUT_TOKENS)),
+        (usage.output_tokens, (sc.USAGE_OUTPUT_TOKENS, sc.GEN_AI_USAGE_OUTPUT_TOKENS)),
+        (
+            usage.cached_input_tokens,
+            (sc.USAGE_CACHED_INPUT_TOKENS, sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS),
+        ),
+        (
+            usage.cache_write_tokens,
+            (sc.USAGE_CACHE_WRITE_TOKENS, sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS),
+        ),
+        (usage.reasoning_tokens, (sc.USAGE_REASONING_TOKENS,)),
+    ):
+        if value is not None:
+            for key in keys:
+                attrs[key] = int(value)
     total = usage.total_tokens
     if total is None and usage.input_tokens is not None and usage.output_tokens is not None:
         total = usage.input_tokens + usage.output_tokens
-    _set_int(span, (sc.USAGE_TOTAL_TOKENS,), total)
-    _set_int(
-        span,
-        (sc.USAGE_CACHED_INPUT_TOKENS, sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS),
-        usage.cached_input_tokens,
-    )
-    _set_int(
-        span,
-        (sc.USAGE_CACHE_WRITE_TOKENS, sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS),
-        usage.cache_write_tokens,
-    )
-    _set_int(span, (sc.USAGE_REASONING_TOKENS,), usage.reasoning_tokens)
+    if total is not None:
+        attrs[sc.USAGE_TOTAL_TOKENS] = int(total)
+    return attrs
+
+
+def set_usage_attributes(span: otel_trace.Span, usage: Usage) -> None:
+    """Set the token attributes of `usage` on `span`."""
+    span.set_attributes(usage_attributes(usage))
+
+
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_NS_PER_DAY = 86_400 * 10**9
 
 
 def set_cost_attributes(
     span: otel_trace.Span, model: str | None, usage: Usage, start_time_ns: int | None
 ) -> pricing.Cost | None:
-    """Price `usage` on `model` at the span's start and set `llmtrace.cost.*`; None (no
-    attributes) when the model has no price."""
-    at = datetime.fromtimestamp(start_time_ns / 1e9, tz=timezone.utc) if start_time_ns else None
-    cost = pricing.cost_of(model, usage, at)
+    """Price `usage` on `model` on the (UTC) day of the span's start and set `llmtrace.cost.*`;
+    None (no attributes) when the model has no price."""
+    day = date.fromordinal(_EPOCH_ORDINAL + start_time_ns // _NS_PER_DAY) if start_time_ns else None
+    cost = pricing.cost_of(model, usage, day)
     if cost is not None:
-        span.set_attribute(sc.COST_TOTAL, cost.total)
-        span.set_attribute(sc.COST_INPUT, cost.input)
-        span.set_attribute(sc.COST_OUTPUT, cost.output)
-        span.set_attribute(sc.COST_PRICE_KEY, cost.price.key)
+        span.set_attributes(
+            {
+                sc.COST_TOTAL: cost.total,
+                sc.COST_INPUT: cost.input,
+                sc.COST_OUTPUT: cost.output,
+                sc.COST_PRICE_KEY: cost.price.key,
+            }
+        )
     return cost
 
 
@@ -134,5 +147,6 @@ __all__ = [
     "set_cost_attributes",
     "set_usage_attributes",
     "settle",
+    "usage_attributes",
     "with_cell",
 ]

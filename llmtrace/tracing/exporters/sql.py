@@ -38,6 +38,12 @@ def span_to_record(span: ReadableSpan, capture: Capture | None = None) -> SpanRe
                 text = capture(kind, raw)
                 if text is not None:
                     attributes[key] = text
+        if len(deferred) > _deferred.LATE:
+            for key, kind, raw in deferred[_deferred.LATE]:
+                if key not in attributes:
+                    text = capture(kind, raw)
+                    if text is not None:
+                        attributes[key] = text
     events = [
         {"name": e.name, "timestamp_ns": e.timestamp, "attributes": dict(e.attributes or {})}
         for e in span.events
