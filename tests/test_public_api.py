@@ -64,6 +64,19 @@ EXPECTED_ALL = {
         "with_context",
     ],
     "llmtrace.integrations": ["INTEGRATIONS", "instrument", "instrumented", "uninstrument"],
+    "llmtrace.integrations.langchain": [
+        "LlmtraceCallbackHandler",
+        "instrument",
+        "is_instrumented",
+        "uninstrument",
+    ],
+    "llmtrace.integrations.llama_index": [
+        "LlmtraceEventHandler",
+        "LlmtraceSpanHandler",
+        "instrument",
+        "uninstrument",
+    ],
+    "llmtrace.integrations.openai": ["instrument", "is_instrumented", "uninstrument"],
     "llmtrace.pricing": [
         "Cost",
         "Price",
@@ -113,6 +126,9 @@ PUBLIC_MODULES = [
     "llmtrace.context",
     "llmtrace.cli",
     "llmtrace.integrations",
+    "llmtrace.integrations.langchain",
+    "llmtrace.integrations.llama_index",
+    "llmtrace.integrations.openai",
     "llmtrace.pricing",
 ]
 
