@@ -12,19 +12,28 @@ import contextvars
 import logging
 import sys
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace as otel_trace
 
+from llmtrace import pricing
 from llmtrace import semconv as sc
 from llmtrace.pricing import Usage
 from llmtrace.semconv import SpanType
 from llmtrace.tracing import _deferred
 from llmtrace.tracing._runtime import Runtime, get_runtime
 from llmtrace.tracing._span import LiveSpan, fail_span, static_attributes
-from llmtrace.tracing._usage import UsageCell, enclosing_cell, record_usage, settle, with_cell
+from llmtrace.tracing._usage import (
+    UsageCell,
+    cost_attributes,
+    day_of,
+    enclosing_cell,
+    settle,
+    usage_attributes,
+    with_cell,
+)
 
 logger = logging.getLogger("llmtrace")
 
@@ -80,7 +89,7 @@ class SpanHandle:
         # The span's deferred payloads (see `capture`), when the runtime defers them.
         self._entry: list[Any] | None = None
         if rt is not None and rt.defer_payloads and otel.is_recording():
-            self._entry = [_deferred.MISSING, _deferred.MISSING, None, []]
+            self._entry = [_deferred.MISSING, _deferred.MISSING, None, [], []]
             _deferred.PENDING[otel.get_span_context().span_id] = self._entry
         self.live = live
         self.context = context
@@ -164,6 +173,89 @@ class SpanHandle:
         except Exception:
             logger.debug("llmtrace could not detach a span", exc_info=True)
 
+    def set_attributes(self, attributes: Mapping[str, Any]) -> None:
+        """Set OpenTelemetry-valid attributes (primitives, lists of one primitive type).
+
+        When the runtime defers payloads, they travel beside the span and join its attributes
+        on the export thread, which skips the SDK's per-attribute checks on the caller's
+        thread; attributes set directly on the span win over them.
+        """
+        if not self._otel.is_recording():
+            return
+        try:
+            entry = self._entry
+            if entry is not None:
+                static = entry[_deferred.STATIC]
+                if static is None:
+                    entry[_deferred.STATIC] = static = {}
+                static.update(attributes)
+            else:
+                self._otel.set_attributes(attributes)
+        except Exception:
+            logger.debug("llmtrace could not set attributes", exc_info=True)
+
+    def attribute(self, key: str) -> Any:
+        """The current value of attribute `key`, wherever it is kept (None if unset)."""
+        value = (getattr(self._otel, "attributes", None) or {}).get(key)
+        if value is None and self._entry is not None and self._entry[_deferred.STATIC]:
+            value = self._entry[_deferred.STATIC].get(key)
+        return value
+
+    @property
+    def defers(self) -> bool:
+        """True when `defer()`red work runs on the export thread (else at once)."""
+        return self._entry is not None
+
+    def defer(self, produce: Callable[[], Mapping[str, Any]]) -> None:
+        """Have `produce()` compute attributes of this span later, on the export thread, when
+        the runtime allows it (otherwise now). `produce` runs after the span ended and must
+        only read objects nobody changes any more (the call's result, snapshots); its
+        exceptions are logged, never raised. Attributes set on the span itself win.
+        """
+        if not self._otel.is_recording():
+            return
+        entry = self._entry
+        if entry is not None:
+            entry[_deferred.CALLS].append(produce)
+            return
+        try:
+            self.set_attributes(produce())
+        except Exception:
+            logger.debug("llmtrace could not read a call's result", exc_info=True)
+
+    def payload(self, kind: str, value: Any) -> str | None:
+        """Bounded, redacted JSON of `value` captured as `kind` ("inputs", "outputs" or
+        another kind, always captured); None when that capture is off or failed."""
+        rt = self._rt
+        if rt is None or (kind == "inputs" and not rt.capture_inputs):
+            return None
+        if kind == "outputs" and not rt.capture_outputs:
+            return None
+        return rt.capture(kind, value)
+
+    def note_usage(self) -> None:
+        """Tell the double-count guard that this model span's usage is known, without
+        recording it yet (`usage_attributes` may then run in a deferred reader)."""
+        if self._cell is not None:
+            self._cell.counted = True
+
+    def usage_attributes(self, usage: Usage, *, model: str | None = None) -> dict[str, Any]:
+        """Token and cost attributes of `usage` (see `record_usage`), without setting them."""
+        attrs: dict[str, Any] = usage_attributes(usage)
+        if model is None:
+            found = (
+                attrs.get(sc.GEN_AI_RESPONSE_MODEL)
+                or self.attribute(sc.GEN_AI_RESPONSE_MODEL)
+                or self.attribute(sc.SPAN_MODEL)
+                or self.attribute(sc.GEN_AI_REQUEST_MODEL)
+            )
+            model = found if isinstance(found, str) else None
+        start = getattr(self._otel, "start_time", None)
+        cost = pricing.cost_of(model, usage, day_of(start) if start else None)
+        if cost is not None:
+            attrs.update(cost_attributes(cost))
+        return attrs
+
     def record_usage(
         self, usage: Usage, *, model: str | None = None, provider: str | None = None
     ) -> None:
@@ -172,21 +264,26 @@ class SpanHandle:
         if not self._otel.is_recording():
             return
         try:
-            attrs = getattr(self._otel, "attributes", None) or {}
+            attrs: dict[str, Any] = usage_attributes(usage)
             if model is None:
                 found = (
-                    attrs.get(sc.GEN_AI_RESPONSE_MODEL)
-                    or attrs.get(sc.SPAN_MODEL)
-                    or attrs.get(sc.GEN_AI_REQUEST_MODEL)
+                    self.attribute(sc.GEN_AI_RESPONSE_MODEL)
+                    or self.attribute(sc.SPAN_MODEL)
+                    or self.attribute(sc.GEN_AI_REQUEST_MODEL)
                 )
                 model = found if isinstance(found, str) else None
-            elif sc.SPAN_MODEL not in attrs:
-                self.live.set_model(model)
+            elif self.attribute(sc.SPAN_MODEL) is None:
+                attrs[sc.SPAN_MODEL] = model
+                attrs[sc.GEN_AI_REQUEST_MODEL] = model
             if provider:
-                self._otel.set_attribute(sc.GEN_AI_PROVIDER_NAME, provider)
-            record_usage(
-                self._otel, usage, model=model, own_cell=self._cell, parent_cell=self._parent_cell
-            )
+                attrs[sc.GEN_AI_PROVIDER_NAME] = provider
+            start = getattr(self._otel, "start_time", None)
+            cost = pricing.cost_of(model, usage, day_of(start) if start else None)
+            if cost is not None:
+                attrs.update(cost_attributes(cost))
+            self.set_attributes(attrs)
+            if self._cell is not None and not usage.is_empty:
+                self._cell.counted = True
         except Exception:
             logger.debug("llmtrace could not record usage", exc_info=True)
 
@@ -251,7 +348,13 @@ def start_span(
         attrs = static_attributes(span_type, attributes)
         if integration:
             attrs[sc.SPAN_INTEGRATION] = integration
-        otel = rt.tracer.start_span(name, context=ctx, attributes=attrs, start_time=start_time_ns)
+        # With deferred payloads the attributes travel beside the span (see `set_attributes`).
+        otel = rt.tracer.start_span(
+            name,
+            context=ctx,
+            attributes=None if rt.defer_payloads else attrs,
+            start_time=start_time_ns,
+        )
     except Exception:
         logger.warning("llmtrace could not start span %r", name, exc_info=True)
         return _invalid(rt, ctx)
@@ -260,6 +363,8 @@ def start_span(
     if cell is not None:
         child_ctx = with_cell(child_ctx, cell)
     handle = SpanHandle(otel, LiveSpan(otel, rt), child_ctx, cell, enclosing_cell(ctx), rt)
+    if rt.defer_payloads:
+        handle.set_attributes(attrs)
     if inputs is not NO_INPUTS:
         handle.live.set_inputs(inputs)
     return handle

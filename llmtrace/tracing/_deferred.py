@@ -18,6 +18,9 @@ STATIC = 2  # the span's static attributes (type, user attributes), merged in at
 # Integrations only: (attribute key, payload kind, value) triples serialized at export, for
 # values llmtrace owns (snapshots of the caller's objects; see `snapshot`).
 LATE = 3
+# Integrations only: zero-argument callables returning attributes, run at export (after the
+# span ended) to do the reading and serializing of a call's result off the caller's thread.
+CALLS = 4
 MISSING: Any = object()
 
 # span_id -> [inputs, outputs, static attributes] (MISSING when not deferred). The SDK hands
@@ -62,6 +65,7 @@ def immutable_arguments(bound: dict[str, Any], limit: int) -> bool:
 
 
 __all__ = [
+    "CALLS",
     "INPUTS",
     "LATE",
     "MISSING",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date
+from typing import Any
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace as otel_trace
@@ -82,46 +83,30 @@ _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _NS_PER_DAY = 86_400 * 10**9
 
 
+def day_of(start_time_ns: int) -> date:
+    """The UTC day of a span start (nanoseconds since the epoch)."""
+    return date.fromordinal(_EPOCH_ORDINAL + start_time_ns // _NS_PER_DAY)
+
+
+def cost_attributes(cost: pricing.Cost) -> dict[str, Any]:
+    """`llmtrace.cost.*` attributes of a cost."""
+    return {
+        sc.COST_TOTAL: cost.total,
+        sc.COST_INPUT: cost.input,
+        sc.COST_OUTPUT: cost.output,
+        sc.COST_PRICE_KEY: cost.price.key,
+    }
+
+
 def set_cost_attributes(
     span: otel_trace.Span, model: str | None, usage: Usage, start_time_ns: int | None
 ) -> pricing.Cost | None:
     """Price `usage` on `model` on the (UTC) day of the span's start and set `llmtrace.cost.*`;
     None (no attributes) when the model has no price."""
-    day = date.fromordinal(_EPOCH_ORDINAL + start_time_ns // _NS_PER_DAY) if start_time_ns else None
-    cost = pricing.cost_of(model, usage, day)
+    cost = pricing.cost_of(model, usage, day_of(start_time_ns) if start_time_ns else None)
     if cost is not None:
-        span.set_attributes(
-            {
-                sc.COST_TOTAL: cost.total,
-                sc.COST_INPUT: cost.input,
-                sc.COST_OUTPUT: cost.output,
-                sc.COST_PRICE_KEY: cost.price.key,
-            }
-        )
+        span.set_attributes(cost_attributes(cost))
     return cost
-
-
-def record_usage(
-    span: otel_trace.Span,
-    usage: Usage,
-    *,
-    model: str | None,
-    own_cell: UsageCell | None,
-    parent_cell: UsageCell | None,
-) -> None:
-    """Tokens and cost of a model call on `span`, and the double-count bookkeeping.
-
-    Never raises.
-    """
-    if not span.is_recording():
-        return
-    try:
-        set_usage_attributes(span, usage)
-        set_cost_attributes(span, model, usage, getattr(span, "start_time", None))
-        if own_cell is not None and not usage.is_empty:
-            own_cell.counted = True
-    except Exception:
-        logger.debug("llmtrace could not record usage", exc_info=True)
 
 
 def settle(
@@ -142,8 +127,9 @@ def settle(
 
 __all__ = [
     "UsageCell",
+    "cost_attributes",
+    "day_of",
     "enclosing_cell",
-    "record_usage",
     "set_cost_attributes",
     "set_usage_attributes",
     "settle",

@@ -1,22 +1,23 @@
 """One traced OpenAI call: its span, opened before the request and completed from the result,
 the error, or (for streams) the accumulated chunks.
 
-Attributes are gathered into one dict per phase: the request's go into the span at creation,
-the result's in one `set_attributes` call. That keeps the per-call cost low (a model call's
-span carries some thirty attributes) while the values stay exactly what `LiveSpan.set_model`
-and friends would write.
+The calling thread does only what must happen there: start the span with the few attributes
+known at once, snapshot the request's containers, and end the span. Reading the request and the
+result into some thirty attributes and serializing the payloads run on the export thread when
+the runtime defers payloads (spans go only to the SQL store); otherwise they run at once.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from llmtrace import semconv as sc
 from llmtrace.integrations._common import SpanHandle, start_span
 from llmtrace.integrations.openai import _extract as ex
+from llmtrace.tracing import _deferred
 from llmtrace.tracing._runtime import get_runtime
 
 logger = logging.getLogger("llmtrace")
@@ -66,26 +67,48 @@ class Call:
 
     def complete(
         self,
-        summary: ex.Summary | None,
+        summary: ex.Summary | Callable[[], ex.Summary | None] | None,
         *,
         error: BaseException | None = None,
         end_time_ns: int | None = None,
         attributes: Mapping[str, Any] | None = None,
+        has_usage: bool = False,
     ) -> None:
-        """Record `summary` (may be None), then end the span (ERROR with `error`)."""
+        """Record the result, then end the span (ERROR with `error`).
+
+        `summary` may be a function building it: it then runs on the export thread when the
+        runtime allows (`has_usage` says whether the result carries usage, which the
+        double-count guard needs before the span ends). Never raises.
+        """
+        handle = self.handle
         try:
             attrs: dict[str, Any] = {sc.LLM_ATTEMPTS: self.retries + 1}
             if attributes:
                 attrs.update(attributes)
-            if summary is not None:
-                self._record(summary, attrs)
+            handle.set_attributes(attrs)
+            if callable(summary) and handle.defers:
+                if has_usage:
+                    handle.note_usage()
+                build = summary
+                handle.defer(lambda: self._result_attributes(build()))
             else:
-                self.handle.otel_span.set_attributes(attrs)
+                done = summary() if callable(summary) else summary
+                if done is not None:
+                    handle.set_attributes(self._result_attributes(done))
+                    if done.usage is not None:
+                        handle.note_usage()
+                    if done.error:
+                        handle.live.set_status("ERROR", done.error)
         except Exception:
             logger.debug("llmtrace could not record an OpenAI result", exc_info=True)
-        self.handle.end(error, end_time_ns=end_time_ns)
+        handle.end(error, end_time_ns=end_time_ns)
 
-    def _record(self, summary: ex.Summary, attrs: dict[str, Any]) -> None:
+    def _result_attributes(self, summary: ex.Summary | None) -> dict[str, Any]:
+        """Every attribute a result adds: response fields, payloads, tokens and cost."""
+        attrs: dict[str, Any] = {}
+        if summary is None:
+            return attrs
+        handle = self.handle
         response_model = summary.response_model if isinstance(summary.response_model, str) else None
         if response_model:
             attrs[sc.SPAN_MODEL] = response_model
@@ -97,18 +120,18 @@ class Call:
         if summary.finish_reasons:
             attrs[sc.GEN_AI_RESPONSE_FINISH_REASONS] = summary.finish_reasons
         attrs.update(summary.attributes)
-        self.handle.otel_span.set_attributes(attrs)
         if summary.outputs is not None:
-            # The summary is built from the response by llmtrace: nobody changes it later.
-            self.handle.capture(sc.SPAN_OUTPUTS, "outputs", summary.outputs, owned=True)
+            text = handle.payload("outputs", summary.outputs)
+            if text is not None:
+                attrs[sc.SPAN_OUTPUTS] = text
             if summary.output_messages:
-                self.handle.capture(
-                    sc.GEN_AI_OUTPUT_MESSAGES, "outputs", summary.output_messages, owned=True
-                )
+                text = handle.payload("outputs", summary.output_messages)
+                if text is not None:
+                    attrs[sc.GEN_AI_OUTPUT_MESSAGES] = text
         if summary.usage is not None:
-            self.handle.record_usage(summary.usage)
-        if summary.error:
-            self.handle.live.set_status("ERROR", summary.error)
+            model = response_model or self.request_model
+            attrs.update(handle.usage_attributes(summary.usage, model=model))
+        return attrs
 
     def fail(self, exc: BaseException) -> None:
         """The call raised `exc` (re-raised by the caller): end the span as ERROR."""
@@ -125,11 +148,8 @@ def begin(endpoint: ex.Endpoint, client: Any, kwargs: Mapping[str, Any]) -> Call
         model = kwargs.get("model")
         request_model = model if isinstance(model, str) else None
         attrs: dict[str, Any] = {}
-        payloads: list[tuple[str, str, Any]] = []
         try:
-            server = _request_attributes(
-                endpoint.kind, client, kwargs, request_model, attrs, payloads
-            )
+            server = _identity_attributes(client, kwargs, request_model, attrs)
         except Exception:
             logger.debug("llmtrace could not describe an OpenAI request", exc_info=True)
             server = (None, None)
@@ -150,28 +170,20 @@ def begin(endpoint: ex.Endpoint, client: Any, kwargs: Mapping[str, Any]) -> Call
     call.server = server
     call.streaming = kwargs.get("stream") is True
     try:
-        # Snapshots of the caller's objects, serialized on the export thread when possible:
-        # a message list appended to after the call is stored as it was sent.
-        inputs = ex.request_inputs(endpoint.kind, kwargs)
-        if inputs:
-            handle.capture(sc.SPAN_INPUTS, "inputs", inputs)
-        for key, kind, value in payloads:
-            handle.capture(key, kind, value)
+        # The request's details are read from a snapshot of its containers, on the export
+        # thread when possible: a message list appended to after the call is stored as sent.
+        request = _deferred.snapshot(dict(kwargs)) if handle.defers else kwargs
+        kind = endpoint.kind
+        handle.defer(lambda: _request_attributes(handle, kind, request))
     except Exception:
-        logger.debug("llmtrace could not capture OpenAI inputs", exc_info=True)
+        logger.debug("llmtrace could not capture an OpenAI request", exc_info=True)
     return call
 
 
-def _request_attributes(
-    kind: str,
-    client: Any,
-    kwargs: Mapping[str, Any],
-    request_model: str | None,
-    attrs: dict[str, Any],
-    payloads: list[tuple[str, str, Any]],
+def _identity_attributes(
+    client: Any, kwargs: Mapping[str, Any], request_model: str | None, attrs: dict[str, Any]
 ) -> tuple[str | None, int | None]:
-    """Fill `attrs` with what the request says and `payloads` with (key, kind, value) of its
-    JSON attributes; returns the server's host and port."""
+    """The few attributes known at once (provider, model, server); returns host and port."""
     attrs[sc.GEN_AI_PROVIDER_NAME] = ex.provider_of(client)
     if request_model:
         attrs[sc.SPAN_MODEL] = request_model
@@ -181,11 +193,22 @@ def _request_attributes(
         attrs[sc.SERVER_ADDRESS] = host
     if port is not None:
         attrs[sc.SERVER_PORT] = port
+    if kwargs.get("stream") is True:
+        attrs[sc.LLM_STREAMING] = True
+    return host, port
+
+
+def _request_attributes(handle: SpanHandle, kind: str, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """Parameters (`gen_ai.request.*`, invocation parameters), inputs and the GenAI payload
+    attributes of a request."""
+    attrs: dict[str, Any] = {}
     params = ex.invocation_parameters(kind, kwargs)
     attrs.update(ex.request_attributes(kind, params))
-    if params.get("stream") is True:
-        attrs[sc.LLM_STREAMING] = True
     params.pop("model", None)
+    payloads: list[tuple[str, str, Any]] = []
+    inputs = ex.request_inputs(kind, kwargs)
+    if inputs:
+        payloads.append((sc.SPAN_INPUTS, "inputs", inputs))
     if params:  # redacted like payloads: extra_body may hold anything
         payloads.append((sc.LLM_INVOCATION_PARAMETERS, "parameters", params))
     messages = ex.input_messages(kind, kwargs)
@@ -198,7 +221,11 @@ def _request_attributes(
     tools = kwargs.get("tools")
     if isinstance(tools, (list, tuple)) and tools:
         payloads.append((sc.GEN_AI_TOOL_DEFINITIONS, "inputs", list(tools)))
-    return host, port
+    for key, payload_kind, value in payloads:
+        text = handle.payload(payload_kind, value)
+        if text is not None:
+            attrs[key] = text
+    return attrs
 
 
 __all__ = ["Call", "begin"]

@@ -141,8 +141,15 @@ def _finish(call: Call, result: Any) -> None:
             observe_async_stream(result, call, hide=call.injected)
         elif hasattr(result, "http_response") and hasattr(result, "retries_taken"):
             _finish_raw(call, result)
-        else:
+        elif call.kind == ex.RESPONSES:
+            # A failed response sets the span's status, which must happen before it ends.
             call.complete(ex.summarize(call.kind, result))
+        else:
+            kind = call.kind
+            call.complete(
+                lambda: ex.summarize(kind, result),
+                has_usage=getattr(result, "usage", None) is not None,
+            )
     except Exception:
         logger.debug("llmtrace could not record an OpenAI result", exc_info=True)
         call.complete(None)

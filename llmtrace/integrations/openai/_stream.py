@@ -242,11 +242,17 @@ class StreamObserver:
             if self._first_ns is not None:
                 ttft = (self._first_ns - self._call.t0) / 1e6
                 attrs[sc.LLM_TIME_TO_FIRST_TOKEN_MS] = round(ttft, 3)
-            summary = self.acc.summary()
+            acc = self.acc
+            has_usage = getattr(acc, "usage", None) is not None
+            # Chat and completion chunks are summarized on the export thread when possible; a
+            # Responses stream may carry a failure, which sets the status before the end.
+            summary: Any = acc.summary() if self._call.kind == ex.RESPONSES else acc.summary
         except Exception:
             logger.debug("llmtrace could not summarize an OpenAI stream", exc_info=True)
-            attrs, summary = {sc.LLM_STREAM_END: how}, None
-        self._call.complete(summary, error=error, end_time_ns=end_ns, attributes=attrs)
+            attrs, summary, has_usage = {sc.LLM_STREAM_END: how}, None, False
+        self._call.complete(
+            summary, error=error, end_time_ns=end_ns, attributes=attrs, has_usage=has_usage
+        )
 
 
 def _restore_usage(chunk: Any) -> bool:

@@ -6,6 +6,7 @@ first traced call in a program pays nothing for it.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Sequence
 
@@ -14,6 +15,8 @@ from opentelemetry.sdk.trace import ReadableSpan
 from llmtrace import semconv as sc
 from llmtrace.store import SpanRecord, Store
 from llmtrace.tracing import _deferred
+
+logger = logging.getLogger("llmtrace")
 
 _DEFERRED_SLOTS = (
     (_deferred.INPUTS, sc.SPAN_INPUTS, "inputs"),
@@ -29,8 +32,17 @@ def span_to_record(span: ReadableSpan, capture: Capture | None = None) -> SpanRe
     attributes = dict(span.attributes or {})
     deferred = _deferred.PENDING.get(ctx.span_id) if capture is not None else None
     if deferred is not None and capture is not None:
-        if deferred[_deferred.STATIC]:
-            attributes = {**deferred[_deferred.STATIC], **attributes}
+        base = deferred[_deferred.STATIC]
+        if len(deferred) > _deferred.CALLS and deferred[_deferred.CALLS]:
+            base = dict(base or {})
+            for produce in deferred[_deferred.CALLS]:
+                try:
+                    base.update(produce())
+                except Exception:  # an integration's reader failed: keep the rest
+                    logger.debug("llmtrace could not read a deferred result", exc_info=True)
+        if base:
+            # Attributes set on the span itself win over those that travelled beside it.
+            attributes = {**base, **attributes}
         for slot, key, kind in _DEFERRED_SLOTS:
             raw = deferred[slot]
             # An explicit set_inputs()/set_outputs() on the span wins over the automatic capture.
