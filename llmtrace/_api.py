@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -11,6 +12,7 @@ from llmtrace._config import Settings
 from llmtrace.store import Store, Trace, TraceList
 from llmtrace.tracing import _runtime
 from llmtrace.tracing._processor import ExportStats
+from llmtrace.tracking import _defaults as _tracking_defaults
 
 
 def configure(
@@ -30,6 +32,8 @@ def configure(
     queue_size: int | None = None,
     batch_size: int | None = None,
     flush_interval: float | None = None,
+    artifacts: str | os.PathLike[str] | None = None,
+    async_logging: bool | None = None,
 ) -> Settings:
     """Configure tracing. Optional: with no call, settings come from `LLMTRACE_*` variables.
 
@@ -50,6 +54,10 @@ def configure(
     - `otlp_endpoint`: also export spans over OTLP/HTTP there.
     - `use_global_provider`: join (or become) the global OpenTelemetry tracer provider.
     - `queue_size`, `batch_size`, `flush_interval`: the export pipeline's bounds.
+    - `artifacts`: where new experiments keep run artifacts: a folder, `file:///folder` or
+      `s3://bucket/prefix` (`LLMTRACE_ARTIFACTS`, default `$LLMTRACE_HOME/artifacts`).
+    - `async_logging`: fluent `log_*` calls of runs return at once and are written by a
+      background thread (`LLMTRACE_ASYNC_LOGGING`, default False).
 
     Example:
         >>> llmtrace.configure(store="sqlite:///traces.db", project="support-bot")
@@ -70,6 +78,8 @@ def configure(
         queue_size=queue_size,
         batch_size=batch_size,
         flush_interval=flush_interval,
+        artifacts=os.fspath(artifacts) if artifacts is not None else None,
+        async_logging=async_logging,
     )
 
 
@@ -142,6 +152,13 @@ def delete_traces(
         older_than=older_than, filter=filter, project=project, batch_size=batch_size
     )
 
+
+def _settings() -> Settings:
+    return _runtime.get_runtime().settings
+
+
+# Runs go to the store traces go to, and follow configure(): tracking never imports tracing.
+_tracking_defaults.use_providers(store=get_store, settings=_settings)
 
 __all__ = [
     "configure",

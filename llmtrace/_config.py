@@ -62,6 +62,11 @@ class Settings:
     queue_size: int = field(default=200_000, metadata=_env("LLMTRACE_QUEUE_SIZE"))
     batch_size: int = field(default=2048, metadata=_env("LLMTRACE_BATCH_SIZE"))
     flush_interval: float = field(default=0.5, metadata=_env("LLMTRACE_FLUSH_INTERVAL"))
+    # Where new experiments keep run artifacts: a folder, file:///folder or s3://bucket/prefix.
+    # Default: $LLMTRACE_HOME/artifacts.
+    artifacts: str | None = field(default=None, metadata=_env("LLMTRACE_ARTIFACTS"))
+    # Fluent log_* calls enqueue and return at once; a background thread writes them.
+    async_logging: bool = field(default=False, metadata=_env("LLMTRACE_ASYNC_LOGGING"))
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -88,7 +93,24 @@ class Settings:
         """The store URL, or the default SQLite file."""
         return self.store or default_store_url()
 
+    def artifact_root(self) -> str:
+        """Where new experiments keep artifacts: `artifacts`, else `<home>/artifacts`.
+
+        A relative folder is made absolute, since it is stored with each experiment.
+        """
+        root = self.artifacts or str(default_home() / "artifacts")
+        if _artifact_scheme(root):
+            stripped = root.rstrip("/")
+            return root if stripped.endswith(":") else stripped
+        return os.path.abspath(os.path.expanduser(root))
+
     def _validate(self) -> None:
+        scheme = None if self.artifacts is None else _artifact_scheme(self.artifacts)
+        if scheme not in (None, "", "s3", "file"):
+            raise ConfigError(
+                f"artifacts must be a folder, file:///folder or s3://bucket/prefix, "
+                f"got {self.artifacts!r}"
+            )
         if not 0.0 <= self.sample_rate <= 1.0:
             raise ConfigError(f"sample_rate must be between 0 and 1, got {self.sample_rate}")
         if self.max_payload_bytes < 256:
@@ -99,6 +121,14 @@ class Settings:
             raise ConfigError(f"flush_interval must be > 0, got {self.flush_interval}")
         if not self.project:
             raise ConfigError("project must be a non-empty string")
+
+
+def _artifact_scheme(location: str) -> str:
+    """The URI scheme of an artifact location ("" for a plain path, even C:\\ on Windows)."""
+    head, sep, _ = location.partition("://")
+    if sep and head.isalnum() and len(head) > 1:
+        return head.lower()
+    return "file" if location.startswith("file:") else ""
 
 
 def _parse(name: str, type_: Any, raw: str, var: str) -> Any:

@@ -4,8 +4,11 @@
 LlmtraceError
 ├── ConfigError          a setting or environment variable has an invalid value
 ├── StoreError           the store failed (database unreachable, migration needed, ...)
-│   ├── NotFoundError    a trace, span or other entity does not exist
+│   ├── NotFoundError    a trace, span, run, experiment or other entity does not exist
+│   ├── AlreadyExistsError  an entity with that unique name already exists
 │   └── MigrationError   the database schema is not at the expected revision
+├── InvalidParameterError  an argument is invalid (a bad key, a too long value, a param
+│                          logged again with another value)
 └── InvalidQueryError    a search request is malformed (bad order_by, bad page token)
     └── FilterSyntaxError  the filter string cannot be parsed; carries the position
 ```
@@ -30,8 +33,18 @@ class NotFoundError(StoreError, LookupError):
     """The requested entity does not exist."""
 
 
+class AlreadyExistsError(StoreError):
+    """An entity with that unique name (an experiment name, ...) already exists."""
+
+
 class MigrationError(StoreError):
     """The database schema is not at the revision this version of llmtrace expects."""
+
+
+class InvalidParameterError(LlmtraceError, ValueError):
+    """An argument is invalid: an empty or too long key, a value over its size limit, a metric
+    that is not a number, or a param logged again with a different value (params are
+    immutable). The message names the offending key and value."""
 
 
 class InvalidQueryError(LlmtraceError, ValueError):
@@ -52,8 +65,10 @@ class FilterSyntaxError(InvalidQueryError):
 
 
 __all__ = [
+    "AlreadyExistsError",
     "ConfigError",
     "FilterSyntaxError",
+    "InvalidParameterError",
     "InvalidQueryError",
     "LlmtraceError",
     "MigrationError",

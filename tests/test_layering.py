@@ -250,6 +250,23 @@ RULES = [
         ),
     ),
     Rule(
+        "tracking",
+        ("llmtrace.tracking",),
+        _forbid_root_package(
+            _forbid(
+                (
+                    "llmtrace.tracing",
+                    "llmtrace.integrations",
+                    "llmtrace.server",
+                    "llmtrace.cli",
+                    "llmtrace._api",
+                ),
+                "tracking imports the store and context; runs meet traces through context "
+                "(trace_defaults), never through tracing",
+            )
+        ),
+    ),
+    Rule(
         "no-evaluators-or-dashboard",
         (PACKAGE,),
         _forbid(("evaluators", "dashboard"), "llmtrace never imports evaluators or dashboard"),

@@ -1,4 +1,5 @@
-"""The llmtrace store: traces, spans and assessments in SQL (SQLite, PostgreSQL, MySQL).
+"""The llmtrace store: traces, spans, assessments and experiment tracking in SQL (SQLite,
+PostgreSQL, MySQL).
 
 Example:
     >>> from llmtrace.store import open_store
@@ -11,6 +12,7 @@ from llmtrace.store._base import Store
 from llmtrace.store._sql import SqlStore
 from llmtrace.store.entities import Assessment, ModelUsage, Span, Trace, TraceInfo, TraceList
 from llmtrace.store.records import SpanRecord
+from llmtrace.store.run_entities import Experiment, Metric, Param, Run, RunInfo, RunList
 
 
 def open_store(url: str) -> Store:
@@ -20,7 +22,13 @@ def open_store(url: str) -> Store:
 
 __all__ = [
     "Assessment",
+    "Experiment",
+    "Metric",
     "ModelUsage",
+    "Param",
+    "Run",
+    "RunInfo",
+    "RunList",
     "Span",
     "SpanRecord",
     "SqlStore",

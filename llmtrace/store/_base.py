@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
+from llmtrace.store._tracking_values import ParamsLike, TagsLike
 from llmtrace.store.entities import Assessment, ModelUsage, Trace, TraceList
 from llmtrace.store.records import SpanRecord
+from llmtrace.store.run_entities import Experiment, Metric, Run, RunInfo, RunList
+
+# What `log_batch` accepts as metrics: `Metric`s, (key, value[, step[, timestamp_ms]]) tuples
+# or dicts of those fields.
+MetricsLike = Iterable[Metric | tuple[Any, ...] | Mapping[str, Any]]
 
 
 @runtime_checkable
 class Store(Protocol):
-    """Storage of traces and their assessments. `SqlStore` implements it; a REST client will."""
+    """Storage of traces, assessments, experiments and runs. `SqlStore` implements it; a REST
+    client will."""
 
     def log_spans(self, records: Sequence[SpanRecord]) -> None:
         """Store finished spans, merging rollups into their traces."""
@@ -76,8 +83,131 @@ class Store(Protocol):
         """Calls, tokens and cost per model, with the calls that have no price."""
         ...
 
+    # --- experiments --------------------------------------------------------------------------
+
+    def create_experiment(
+        self,
+        name: str,
+        *,
+        artifact_location: str,
+        tags: TagsLike | None = None,
+        experiment_id: str | None = None,
+    ) -> str:
+        """Create an experiment, return its id; AlreadyExistsError if the name is taken."""
+        ...
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        """One experiment (NotFoundError if unknown)."""
+        ...
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        """The experiment with exactly this name, active or deleted, or None."""
+        ...
+
+    def list_experiments(self, *, view: str = "active") -> list[Experiment]:
+        """Experiments in a view ("active", "deleted", "all"), oldest first."""
+        ...
+
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        """Rename an active experiment."""
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        """Mark an experiment (and so its runs) deleted."""
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        """Make a deleted experiment active again."""
+
+    def set_experiment_tag(self, experiment_id: str, key: str, value: Any) -> None:
+        """Set a tag on an active experiment."""
+
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        """Remove a tag from an active experiment."""
+
+    # --- runs ---------------------------------------------------------------------------------
+
+    def create_run(
+        self,
+        experiment_id: str,
+        *,
+        name: str | None = None,
+        start_time: datetime | None = None,
+        tags: TagsLike | None = None,
+        parent_run_id: str | None = None,
+        user_id: str | None = None,
+    ) -> Run:
+        """Start a RUNNING run in an active experiment."""
+        ...
+
+    def get_run(self, run_id: str) -> Run:
+        """A run with params, latest metrics and tags (NotFoundError if unknown)."""
+        ...
+
+    def update_run(
+        self,
+        run_id: str,
+        *,
+        status: str | None = None,
+        end_time: datetime | None = None,
+        name: str | None = None,
+    ) -> RunInfo:
+        """Change status, end time or name of an active run."""
+        ...
+
+    def delete_run(self, run_id: str) -> None:
+        """Mark a run deleted."""
+
+    def restore_run(self, run_id: str) -> None:
+        """Make a deleted run active again."""
+
+    def delete_run_tag(self, run_id: str, key: str) -> None:
+        """Remove a tag from an active run."""
+
+    def log_batch(
+        self,
+        run_id: str,
+        *,
+        metrics: MetricsLike = (),
+        params: ParamsLike = (),
+        tags: TagsLike = (),
+    ) -> None:
+        """Log metrics, params and tags to an active run in one transaction."""
+
+    def log_metric(
+        self,
+        run_id: str,
+        key: str,
+        value: float,
+        *,
+        step: int = 0,
+        timestamp_ms: int | None = None,
+    ) -> None:
+        """Log one metric point."""
+
+    def log_param(self, run_id: str, key: str, value: Any) -> None:
+        """Log one (immutable) param."""
+
+    def set_tag(self, run_id: str, key: str, value: Any) -> None:
+        """Set one tag of a run."""
+
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        """All points of a metric, by step then timestamp."""
+        ...
+
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str] | str,
+        filter: str | None = None,
+        *,
+        order_by: Sequence[str] | str | None = None,
+        limit: int = 100,
+        page_token: str | None = None,
+        view: str = "active",
+    ) -> RunList:
+        """A page of runs of these experiments matching the filter."""
+        ...
+
     def close(self) -> None:
         """Release resources."""
 
 
-__all__ = ["Store"]
+__all__ = ["MetricsLike", "Store"]

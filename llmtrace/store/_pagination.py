@@ -40,8 +40,13 @@ def encode_token(values: list[Any], fingerprint: str) -> str:
     return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
 
 
-def decode_token(token: str, fingerprint: str, n_keys: int) -> list[Any]:
-    """The sort-key values in `token`; InvalidQueryError if it is malformed or foreign."""
+def decode_token(
+    token: str, fingerprint: str, n_keys: int, parts: str = "filter, order_by or project"
+) -> list[Any]:
+    """The sort-key values in `token`; InvalidQueryError if it is malformed or foreign.
+
+    `parts` names what defines the query, for the message when the token is foreign.
+    """
     try:
         padded = token + "=" * (-len(token) % 4)
         payload = json.loads(base64.urlsafe_b64decode(padded.encode()))
@@ -51,7 +56,8 @@ def decode_token(token: str, fingerprint: str, n_keys: int) -> list[Any]:
         raise InvalidQueryError(f"invalid page token {token!r}") from exc
     if not ok:
         raise InvalidQueryError(
-            "page token does not belong to this query (filter, order_by or project changed)"
+            f"page token does not belong to this query ({parts} changed): pass the token "
+            "only with the query that returned it"
         )
     return values
 

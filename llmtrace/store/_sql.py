@@ -17,6 +17,7 @@ from llmtrace.store import _ingest
 from llmtrace.store._engine import SQLITE_BEGIN, create_engine
 from llmtrace.store._filter import compile_filter, parse_order_by
 from llmtrace.store._pagination import decode_token, encode_token, query_fingerprint
+from llmtrace.store._tracking import TrackingMixin
 from llmtrace.store.entities import Assessment, ModelUsage, Span, Trace, TraceInfo, TraceList
 from llmtrace.store.migrate import ensure_schema
 from llmtrace.store.models import (
@@ -63,8 +64,11 @@ def _loads(text: str | None, default: Any = None) -> Any:
         return text
 
 
-class SqlStore:
-    """Traces, spans, tags and assessments in a SQL database.
+class SqlStore(TrackingMixin):
+    """Traces, spans, tags and assessments, and experiment tracking, in a SQL database.
+
+    The experiment and run methods (`create_experiment`, `create_run`, `log_batch`,
+    `search_runs`, ...) come from `TrackingMixin` (`_tracking.py`, `_tracking_read.py`).
 
     Example:
         >>> store = SqlStore("sqlite:///traces.db")

@@ -67,6 +67,14 @@ def _in_check(column: str, values: tuple[str, ...], name: str) -> sa.CheckConstr
     return sa.CheckConstraint(f"{column} IN ({', '.join(repr(v) for v in values)})", name=name)
 
 
+def ExactString(length: int) -> sa.types.TypeEngine[str]:
+    """A string compared exactly on every backend: MySQL/MariaDB get the binary collation, so
+    that `lr` and `LR` are two param keys there too (their default collation folds case)."""
+    return sa.String(length).with_variant(
+        mysql.VARCHAR(length, collation="utf8mb4_bin"), "mysql", "mariadb"
+    )
+
+
 # Autoincrement ids: BIGINT on servers, INTEGER on SQLite (only INTEGER PRIMARY KEY autoincrements).
 BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
@@ -217,7 +225,7 @@ class ExperimentRow(Base):
     __tablename__ = "experiments"
 
     experiment_id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
-    name: Mapped[str] = mapped_column(sa.String(255), unique=True)
+    name: Mapped[str] = mapped_column(ExactString(255), unique=True)
     artifact_location: Mapped[str] = mapped_column(sa.Text)
     lifecycle_stage: Mapped[str] = mapped_column(sa.String(16), default="active")
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
@@ -236,8 +244,8 @@ class ExperimentTagRow(Base):
         sa.ForeignKey("experiments.experiment_id", ondelete="CASCADE"),
         primary_key=True,
     )
-    key: Mapped[str] = mapped_column(sa.String(250), primary_key=True)
-    value: Mapped[str] = mapped_column(sa.String(5000), default="")
+    key: Mapped[str] = mapped_column(ExactString(250), primary_key=True)
+    value: Mapped[str] = mapped_column(ExactString(5000), default="")
 
 
 class RunRow(Base):
@@ -249,7 +257,7 @@ class RunRow(Base):
     experiment_id: Mapped[str] = mapped_column(
         sa.String(32), sa.ForeignKey("experiments.experiment_id", ondelete="CASCADE")
     )
-    name: Mapped[str] = mapped_column(sa.String(255), default="")
+    name: Mapped[str] = mapped_column(ExactString(255), default="")
     status: Mapped[str] = mapped_column(sa.String(16), default="RUNNING")
     start_time: Mapped[datetime] = mapped_column(UtcDateTime())
     end_time: Mapped[datetime | None] = mapped_column(UtcDateTime())
@@ -276,8 +284,8 @@ class ParamRow(Base):
     run_id: Mapped[str] = mapped_column(
         sa.String(32), sa.ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True
     )
-    key: Mapped[str] = mapped_column(sa.String(250), primary_key=True)
-    value: Mapped[str] = mapped_column(sa.String(6000))
+    key: Mapped[str] = mapped_column(ExactString(250), primary_key=True)
+    value: Mapped[str] = mapped_column(ExactString(6000))
 
 
 class MetricRow(Base):
@@ -293,7 +301,7 @@ class MetricRow(Base):
     run_id: Mapped[str] = mapped_column(
         sa.String(32), sa.ForeignKey("runs.run_id", ondelete="CASCADE")
     )
-    key: Mapped[str] = mapped_column(sa.String(250))
+    key: Mapped[str] = mapped_column(ExactString(250))
     value: Mapped[float | None] = mapped_column(sa.Double)
     special: Mapped[str | None] = mapped_column(sa.String(8))
     step: Mapped[int] = mapped_column(sa.BigInteger, default=0)
@@ -313,7 +321,7 @@ class LatestMetricRow(Base):
     run_id: Mapped[str] = mapped_column(
         sa.String(32), sa.ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True
     )
-    key: Mapped[str] = mapped_column(sa.String(250), primary_key=True)
+    key: Mapped[str] = mapped_column(ExactString(250), primary_key=True)
     value: Mapped[float | None] = mapped_column(sa.Double)
     special: Mapped[str | None] = mapped_column(sa.String(8))
     step: Mapped[int] = mapped_column(sa.BigInteger, default=0)
@@ -333,8 +341,8 @@ class RunTagRow(Base):
     run_id: Mapped[str] = mapped_column(
         sa.String(32), sa.ForeignKey("runs.run_id", ondelete="CASCADE"), primary_key=True
     )
-    key: Mapped[str] = mapped_column(sa.String(250), primary_key=True)
-    value: Mapped[str] = mapped_column(sa.String(5000), default="")
+    key: Mapped[str] = mapped_column(ExactString(250), primary_key=True)
+    value: Mapped[str] = mapped_column(ExactString(5000), default="")
 
 
 __all__ = [
@@ -347,6 +355,7 @@ __all__ = [
     "AssessmentRow",
     "Base",
     "BigId",
+    "ExactString",
     "ExperimentRow",
     "ExperimentTagRow",
     "LatestMetricRow",

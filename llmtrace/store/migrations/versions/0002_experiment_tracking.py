@@ -22,12 +22,19 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+def _exact(length: int) -> sa.String:
+    # Compared exactly on every backend: MySQL/MariaDB's default collation folds case.
+    return sa.String(length).with_variant(
+        mysql.VARCHAR(length, collation="utf8mb4_bin"), "mysql", "mariadb"
+    )
+
+
 def upgrade() -> None:
     """Create the experiment-tracking tables."""
     op.create_table(
         "experiments",
         sa.Column("experiment_id", sa.String(length=32), nullable=False),
-        sa.Column("name", sa.String(length=255), nullable=False),
+        sa.Column("name", _exact(255), nullable=False),
         sa.Column("artifact_location", sa.Text(), nullable=False),
         sa.Column("lifecycle_stage", sa.String(length=16), nullable=False),
         sa.Column(
@@ -49,8 +56,8 @@ def upgrade() -> None:
     op.create_table(
         "experiment_tags",
         sa.Column("experiment_id", sa.String(length=32), nullable=False),
-        sa.Column("key", sa.String(length=250), nullable=False),
-        sa.Column("value", sa.String(length=5000), nullable=False),
+        sa.Column("key", _exact(250), nullable=False),
+        sa.Column("value", _exact(5000), nullable=False),
         sa.ForeignKeyConstraint(
             ["experiment_id"],
             ["experiments.experiment_id"],
@@ -63,7 +70,7 @@ def upgrade() -> None:
         "runs",
         sa.Column("run_id", sa.String(length=32), nullable=False),
         sa.Column("experiment_id", sa.String(length=32), nullable=False),
-        sa.Column("name", sa.String(length=255), nullable=False),
+        sa.Column("name", _exact(255), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column(
             "start_time",
@@ -106,7 +113,7 @@ def upgrade() -> None:
     op.create_table(
         "latest_metrics",
         sa.Column("run_id", sa.String(length=32), nullable=False),
-        sa.Column("key", sa.String(length=250), nullable=False),
+        sa.Column("key", _exact(250), nullable=False),
         sa.Column("value", sa.Double(), nullable=True),
         sa.Column("special", sa.String(length=8), nullable=True),
         sa.Column("step", sa.BigInteger(), nullable=False),
@@ -136,7 +143,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("run_id", sa.String(length=32), nullable=False),
-        sa.Column("key", sa.String(length=250), nullable=False),
+        sa.Column("key", _exact(250), nullable=False),
         sa.Column("value", sa.Double(), nullable=True),
         sa.Column("special", sa.String(length=8), nullable=True),
         sa.Column("step", sa.BigInteger(), nullable=False),
@@ -155,8 +162,8 @@ def upgrade() -> None:
     op.create_table(
         "params",
         sa.Column("run_id", sa.String(length=32), nullable=False),
-        sa.Column("key", sa.String(length=250), nullable=False),
-        sa.Column("value", sa.String(length=6000), nullable=False),
+        sa.Column("key", _exact(250), nullable=False),
+        sa.Column("value", _exact(6000), nullable=False),
         sa.ForeignKeyConstraint(
             ["run_id"], ["runs.run_id"], name=op.f("fk_params_run_id_runs"), ondelete="CASCADE"
         ),
@@ -165,8 +172,8 @@ def upgrade() -> None:
     op.create_table(
         "run_tags",
         sa.Column("run_id", sa.String(length=32), nullable=False),
-        sa.Column("key", sa.String(length=250), nullable=False),
-        sa.Column("value", sa.String(length=5000), nullable=False),
+        sa.Column("key", _exact(250), nullable=False),
+        sa.Column("value", _exact(5000), nullable=False),
         sa.ForeignKeyConstraint(
             ["run_id"], ["runs.run_id"], name=op.f("fk_run_tags_run_id_runs"), ondelete="CASCADE"
         ),
