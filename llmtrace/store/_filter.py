@@ -52,10 +52,10 @@ from llmtrace.store._filter_syntax import (
     Parser,
     Token,
     apply_op,
+    compile_kv,
     compile_text,
     convert_value,
     escape_like,
-    kv_value,
 )
 from llmtrace.store.models import STATUS_VALUES, SpanRow, TraceMetadataRow, TraceRow, TraceTagRow
 
@@ -171,13 +171,7 @@ def _compile_comparison(cmp: Comparison) -> sa.ColumnElement[bool]:
         return _compile_text(cmp)
     if field.kind in ("tag", "metadata"):
         table = _tags if field.kind == "tag" else _metadata
-        has_key = [table.c.trace_id == _traces.c.trace_id, table.c.key == field.key]
-        if op == "is null":
-            return ~sa.exists().where(*has_key)
-        if op == "is not null":
-            return sa.exists().where(*has_key)
-        values = [kv_value(v, field, op) for v in cmp.values]
-        return sa.exists().where(*has_key, apply_op(table.c.value, op, values))
+        return compile_kv(table, table.c.trace_id == _traces.c.trace_id, cmp)
     column = cast(Column, field.column)
     if "like" in op and column.type != "string":
         raise FilterFail(f"'{op}' needs a text field, but {field.name} is not text", cmp.op_pos)

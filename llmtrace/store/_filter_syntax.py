@@ -441,6 +441,21 @@ def kv_value(value: Value, field: Field, op: str) -> str:
     raise FilterFail(f"expected a string for {field.name}", value.pos)
 
 
+def compile_kv(
+    table: sa.Table, link: sa.ColumnElement[bool], cmp: Comparison
+) -> sa.ColumnElement[bool]:
+    """A condition on a key/value table (tags, params, metadata) whose rows `link` ties to
+    the searched row: an EXISTS on the key, with the value compared when the operator asks."""
+    field, op = cmp.field, cmp.op
+    has_key = [link, table.c.key == field.key]
+    if op == "is null":
+        return ~sa.exists().where(*has_key)
+    if op == "is not null":
+        return sa.exists().where(*has_key)
+    values = [kv_value(v, field, op) for v in cmp.values]
+    return sa.exists().where(*has_key, apply_op(table.c.value, op, values))
+
+
 def apply_op(column: sa.ColumnElement[Any], op: str, values: list[Any]) -> sa.ColumnElement[bool]:
     first = values[0] if values else None
     match op:
@@ -524,6 +539,7 @@ __all__ = [
     "Value",
     "ValueType",
     "apply_op",
+    "compile_kv",
     "compile_text",
     "convert_value",
     "describe",

@@ -43,9 +43,9 @@ from llmtrace.store._filter_syntax import (
     Parser,
     Token,
     apply_op,
+    compile_kv,
     compile_text,
     convert_value,
-    kv_value,
     tokenize,
 )
 from llmtrace.store.models import LatestMetricRow, ParamRow, RunRow, RunTagRow
@@ -149,13 +149,7 @@ def _compile_comparison(cmp: Comparison) -> sa.ColumnElement[bool]:
         return _compile_metric(cmp)
     if field.kind in ("param", "tag"):
         table = _params if field.kind == "param" else _tags
-        has_key = [table.c.run_id == _runs.c.run_id, table.c.key == field.key]
-        if op == "is null":
-            return ~sa.exists().where(*has_key)
-        if op == "is not null":
-            return sa.exists().where(*has_key)
-        values = [kv_value(v, field, op) for v in cmp.values]
-        return sa.exists().where(*has_key, apply_op(table.c.value, op, values))
+        return compile_kv(table, table.c.run_id == _runs.c.run_id, cmp)
     column = cast(Column, field.column)
     if "like" in op and column.type != "string":
         raise FilterFail(f"'{op}' needs a text field, but {field.name} is not text", cmp.op_pos)
