@@ -140,6 +140,9 @@ def answer_question(question: str, user: str, run_tag: str) -> str:
 
 def answer_all(questions: list[str], run_tag: str) -> list[tuple[str, str]]:
     """Answer questions on a thread pool; each question is its own trace."""
+    # The demo model is not in the shipped price table: give it a price (USD per 1M tokens),
+    # as you would for a private deployment, so its calls are costed.
+    llmtrace.set_price("demo-echo-1", input=0.15, output=0.6)
 
     def safe(i_q: tuple[int, str]) -> tuple[str, str]:
         i, q = i_q

@@ -26,3 +26,10 @@ def format_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:
         "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)).rstrip()
         for r in [header, *rows]
     )
+
+
+def usd(value: float | None) -> str:
+    """A cost for display: "-" when unknown, more digits for fractions of a cent."""
+    if value is None:
+        return "-"
+    return f"${value:.4f}" if value >= 0.01 or value == 0 else f"${value:.6f}"

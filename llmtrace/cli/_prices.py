@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from llmtrace import pricing
-from llmtrace.cli._common import format_table, open_store
+from llmtrace.cli._common import format_table, open_store, usd
 
 
 def register(commands: Any) -> None:
@@ -96,7 +96,7 @@ def _usage_rows(args: argparse.Namespace, *, only_missing: bool) -> int:
                     str(u.unpriced_calls),
                     str(u.input_tokens),
                     str(u.output_tokens),
-                    "-" if u.cost is None else f"${u.cost:.4f}",
+                    usd(u.cost),
                 )
                 for u in usage
             ],

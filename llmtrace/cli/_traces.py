@@ -9,7 +9,7 @@ import sys
 from datetime import timedelta
 from typing import Any
 
-from llmtrace.cli._common import open_store
+from llmtrace.cli._common import open_store, usd
 from llmtrace.exceptions import InvalidQueryError, NotFoundError
 from llmtrace.store import SqlStore, Trace, TraceList
 
@@ -78,7 +78,7 @@ def format_trace_table(page: TraceList) -> str:
             _ms(t.duration_ms),
             str(t.span_count),
             str(t.total_tokens),
-            "-" if t.cost is None else f"${t.cost:.4f}",
+            usd(t.cost),
         )
         for t in page
     ]
@@ -124,7 +124,7 @@ def format_trace_tree(trace: Trace) -> str:
     lines = [
         f"trace {info.trace_id}  {info.name or '(no root)'}  {info.status}  "
         f"{_ms(info.duration_ms)}  spans={info.span_count}  tokens={info.total_tokens}"
-        + ("" if info.cost is None else f"  cost=${info.cost:.4f}"),
+        + ("" if info.cost is None else f"  cost={usd(info.cost)}"),
         f"  project={info.project}  start={info.start_time.isoformat()}"
         + (f"  session={info.session_id}" if info.session_id else "")
         + (f"  user={info.user_id}" if info.user_id else ""),
@@ -141,7 +141,7 @@ def format_trace_tree(trace: Trace) -> str:
         model = f"  model={span.model}" if span.model else ""
         cost = ""
         if span.cost is not None:
-            cost = f"  cost=${span.cost:.6f}"
+            cost = f"  cost={usd(span.cost)}"
         elif tokens and span.model:
             cost = "  cost=unknown"
         if span.attributes.get("llmtrace.usage.aggregate") is False:
