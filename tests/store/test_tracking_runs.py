@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
-from llmtrace.exceptions import AlreadyExistsError, InvalidParameterError, NotFoundError
+from llmtrace.exceptions import InvalidParameterError, NotFoundError
 from llmtrace.store import Metric, Param, Run, RunInfo, SqlStore
 from llmtrace.store._tracking_values import DBL_MAX
 
