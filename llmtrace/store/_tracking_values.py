@@ -135,6 +135,96 @@ def check_metric(metric: Any, default_ms: int) -> Metric:
     return Metric(key, float(value), step, _check_int(stamp, "timestamp_ms", key))
 
 
+class MetricRows:
+    """Checked, encoded metric points as columns, and the latest point of each key.
+
+    `keys`/`values`/`specials`/`steps`/`stamps` are the history rows (value and special as
+    `encode_value` stores them); `latest` maps each key to the index of its latest point in
+    the batch (by `latest_key` order; the first of equal points wins).
+    """
+
+    __slots__ = ("keys", "latest", "specials", "stamps", "steps", "values")
+
+    def __init__(self) -> None:
+        self.keys: list[str] = []
+        self.values: list[float | None] = []
+        self.specials: list[str | None] = []
+        self.steps: list[int] = []
+        self.stamps: list[int] = []
+        self.latest: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def latest_rows(self) -> list[tuple[str, float | None, str | None, int, int]]:
+        """(key, value, special, step, timestamp_ms) of the latest point of each key."""
+        return [
+            (key, self.values[i], self.specials[i], self.steps[i], self.stamps[i])
+            for key, i in self.latest.items()
+        ]
+
+
+# Rank of a value in the "latest" order after step and timestamp: -inf, numbers, inf, NaN.
+# The same ranks are computed in SQL by `_tracking_write` from the `special` column.
+VALUE_RANK = {None: 1, "-inf": 0, "inf": 2, "nan": 3}
+
+
+def prepare_metrics(metrics: Iterable[Any], default_ms: int) -> MetricRows:
+    """Check and encode metric points in one pass (`check_metric`'s rules), without creating
+    an object per point: a key is checked once per batch, plain floats and ints take a short
+    path, and the latest point per key is picked on the way."""
+    out = MetricRows()
+    keys, values, specials, steps, stamps = (
+        out.keys,
+        out.values,
+        out.specials,
+        out.steps,
+        out.stamps,
+    )
+    latest = out.latest
+    # Per key: (step, timestamp, rank, value) of its latest point so far.
+    best: dict[str, tuple[int, int, int, float]] = {}
+    checked: set[str] = set()
+    lo, hi = _BIGINT_MIN, _BIGINT_MAX
+    for m in metrics:
+        if type(m) is not Metric:
+            m = check_metric(m, default_ms)
+        key, value, step, stamp = m.key, m.value, m.step, m.timestamp_ms
+        if key not in checked:
+            check_key(key, "metric")
+            checked.add(key)
+        kind = type(value)
+        if kind is not float and (kind is not int or not -DBL_MAX <= value <= DBL_MAX):
+            value = check_metric(Metric(key, value, 0, 0), 0).value
+        special: str | None = None
+        if -DBL_MAX <= value <= DBL_MAX:
+            stored: float | None = float(value)
+            rank = 1
+        elif value != value:
+            stored, special, rank = None, "nan", 3
+        elif value > 0:
+            stored, special, rank = DBL_MAX, "inf", 2
+        else:
+            stored, special, rank = -DBL_MAX, "-inf", 0
+        if type(step) is not int or not lo <= step <= hi:
+            step = _check_int(step, "step", key)
+        if stamp is None:
+            stamp = default_ms
+        elif type(stamp) is not int or not lo <= stamp <= hi:
+            stamp = _check_int(stamp, "timestamp_ms", key)
+        order = (step, stamp, rank, stored or 0.0)
+        old = best.get(key)
+        if old is None or order > old:
+            best[key] = order
+            latest[key] = len(keys)
+        keys.append(key)
+        values.append(stored)
+        specials.append(special)
+        steps.append(step)
+        stamps.append(stamp)
+    return out
+
+
 def check_params(params: ParamsLike) -> dict[str, str]:
     """Params as {key: text}; the same key twice with different values is an error."""
     pairs: Iterable[Any] = params.items() if isinstance(params, Mapping) else params
@@ -227,6 +317,8 @@ __all__ = [
     "MAX_NAME_LENGTH",
     "MAX_PARAM_VALUE_LENGTH",
     "MAX_TAG_VALUE_LENGTH",
+    "VALUE_RANK",
+    "MetricRows",
     "ParamsLike",
     "TagsLike",
     "check_key",
@@ -243,5 +335,6 @@ __all__ = [
     "latest_key",
     "ms_to_datetime",
     "now_ms",
+    "prepare_metrics",
     "show",
 ]

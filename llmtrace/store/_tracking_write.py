@@ -1,13 +1,17 @@
-"""Row-level writes of experiment tracking, inside a transaction that `TrackingMixin` opens.
+"""Row-level writes of experiment tracking, inside a transaction that `TrackingMixin` opens
+(or, on PostgreSQL, one statement that is its own transaction: `run_statement`).
 
 The statements on the hot path (`log_metric`, `log_batch`, `set_tag`) are built once: building
-a Core statement costs about as much as SQLite running it.
+a Core statement costs about as much as SQLite running it. Metric rows bypass SQLAlchemy's
+per-row parameter handling (the driver's executemany, or PostgreSQL arrays through unnest).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from datetime import datetime, timezone
+from itertools import repeat
 from typing import Any
 
 import sqlalchemy as sa
@@ -23,8 +27,7 @@ from llmtrace.store._tracking_read import (
     run_tags_t,
     runs_t,
 )
-from llmtrace.store._tracking_values import decode_value, encode_value, latest_key, show
-from llmtrace.store.run_entities import Metric
+from llmtrace.store._tracking_values import VALUE_RANK, MetricRows, show
 
 
 def utcnow() -> datetime:
@@ -92,7 +95,6 @@ _STORED_PARAMS = sa.select(params_t.c.key, params_t.c.value).where(
     params_t.c.run_id == _RUN_ID, params_t.c.key.in_(_KEYS)
 )
 _INSERT_PARAMS = sa.insert(params_t)
-_INSERT_METRICS = sa.insert(metrics_t)
 _INSERT_LATEST = sa.insert(latest_t)
 _STORED_LATEST = sa.select(latest_t).where(latest_t.c.run_id == _RUN_ID, latest_t.c.key.in_(_KEYS))
 _LATEST_COLUMNS = ("value", "special", "step", "timestamp_ms")
@@ -140,43 +142,39 @@ def insert_params(conn: sa.Connection, run_id: str, params: dict[str, str]) -> N
         conn.execute(_INSERT_PARAMS, rows)
 
 
-def insert_metrics(conn: sa.Connection, run_id: str, points: list[Metric]) -> None:
-    """Append the points to the history and move `latest_metrics` forward where they are later."""
-    history = []
-    best: dict[str, Metric] = {}
-    for m in points:
-        value, special = encode_value(m.value)
-        history.append(
-            {
-                "run_id": run_id,
-                "key": m.key,
-                "value": value,
-                "special": special,
-                "step": m.step,
-                "timestamp_ms": m.timestamp_ms,
-            }
-        )
-        current = best.get(m.key)
-        if current is None or _later(m, current):
-            best[m.key] = m
-    conn.execute(_INSERT_METRICS, history)
+def insert_metrics(conn: sa.Connection, run_id: str, points: MetricRows) -> None:
+    """Append the points to the history and move `latest_metrics` forward where they are later.
 
-    stored: dict[str, Metric] = {}
-    for chunk in chunks(sorted(best)):
+    The run is locked by the caller. PostgreSQL: `run_statement` (one statement for both
+    tables). SQLite: the history through the driver's executemany, then one upsert per key
+    whose WHERE keeps the stored row unless the new point is later. MySQL/MariaDB (whose
+    upsert cannot compare before it assigns): the stored latest rows are read and updated.
+    """
+    dialect = conn.dialect
+    if dialect.name == "postgresql":
+        check_stages(conn.exec_driver_sql(*run_statement(run_id, points, {})).first(), run_id)
+        return
+    plan = _plans(dialect)
+    history = zip(
+        repeat(run_id), points.keys, points.values, points.specials, points.steps, points.stamps
+    )
+    conn.exec_driver_sql(plan.insert_metrics, plan.rows(history))
+    latest = [(run_id, *row) for row in points.latest_rows()]
+    if plan.upsert_latest is not None:
+        conn.exec_driver_sql(plan.upsert_latest, plan.rows(latest))
+        return
+    stored: dict[str, tuple[int, int, int, float]] = {}
+    for chunk in chunks(sorted(points.latest)):
         for r in conn.execute(_STORED_LATEST, {"run_id": run_id, "keys": list(chunk)}):
-            value = decode_value(r.value, r.special)
-            stored[r.key] = Metric(r.key, value, r.step, r.timestamp_ms)
-    colliding(stored, best, "metric")
+            stored[r.key] = (r.step, r.timestamp_ms, VALUE_RANK[r.special], r.value or 0.0)
+    colliding(stored, points.latest, "metric")
     inserts, updates = [], []
-    for key, m in best.items():
+    for _, key, value, special, step, stamp in latest:
+        row = {"value": value, "special": special, "step": step, "timestamp_ms": stamp}
         old = stored.get(key)
-        if old is not None and not _later(m, old):
-            continue
-        value, special = encode_value(m.value)
-        row = {"value": value, "special": special, "step": m.step, "timestamp_ms": m.timestamp_ms}
         if old is None:
             inserts.append({"run_id": run_id, "key": key, **row})
-        else:
+        elif (step, stamp, VALUE_RANK[special], value or 0.0) > old:
             updates.append(
                 {"b_run_id": run_id, "b_key": key, **{f"b_{k}": v for k, v in row.items()}}
             )
@@ -186,11 +184,177 @@ def insert_metrics(conn: sa.Connection, run_id: str, points: list[Metric]) -> No
         conn.execute(_INSERT_LATEST, inserts)
 
 
-def _later(new: Metric, old: Metric) -> bool:
-    assert new.timestamp_ms is not None and old.timestamp_ms is not None
-    return latest_key(new.step, new.timestamp_ms, new.value) > latest_key(
-        old.step, old.timestamp_ms, old.value
-    )
+def check_stages(row: Any, run_id: str) -> None:
+    """NotFoundError unless `row` (run_stage, experiment_stage) says both are active."""
+    if row is None:
+        raise NotFoundError(f"run {run_id!r} not found")
+    if row[0] == "deleted":
+        raise NotFoundError(f"run {run_id!r} is deleted; restore_run() it to change it")
+    if row[1] == "deleted":
+        raise NotFoundError(
+            f"the experiment of run {run_id!r} is deleted; restore_experiment() it first"
+        )
+
+
+# The "latest" order in SQL, of the row `t`: (step, timestamp, rank, value), the rank as
+# `VALUE_RANK` (-inf, numbers, inf, NaN) and NaN's NULL value as 0.
+_RANK_SQL = "CASE {t}.special WHEN 'nan' THEN 3 WHEN 'inf' THEN 2 WHEN '-inf' THEN 0 ELSE 1 END"
+_ORDER_SQL = f"({{t}}.step, {{t}}.timestamp_ms, {_RANK_SQL}, coalesce({{t}}.value, 0))"
+_UNNEST = (
+    "unnest(%({p}keys)s::varchar[], %({p}values)s::float8[], %({p}specials)s::varchar[], "
+    "%({p}steps)s::int8[], %({p}stamps)s::int8[])"
+)
+_SET_LATEST = (
+    "ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value, "
+    "special = excluded.special, step = excluded.step, timestamp_ms = excluded.timestamp_ms "
+    f"WHERE {_ORDER_SQL.format(t='excluded')} > {_ORDER_SQL.format(t='t')}"
+)
+# SQLite: one upsert per key, kept unless the new point is later than the stored one.
+_SQLITE_LATEST = (
+    "INSERT INTO latest_metrics AS t (run_id, key, value, special, step, timestamp_ms) "
+    f"VALUES (?, ?, ?, ?, ?, ?) {_SET_LATEST}"
+)
+
+_METRIC_COLUMNS = ("run_id", "key", "value", "special", "step", "timestamp_ms")
+
+
+class _Plans:
+    """Statements for the driver's executemany, compiled once per dialect, rows as tuples."""
+
+    def __init__(self, dialect: sa.Dialect) -> None:
+        compiled = sa.insert(metrics_t).compile(dialect=dialect, column_keys=[*_METRIC_COLUMNS])
+        self.insert_metrics = str(compiled)
+        self.positional = bool(compiled.positional)
+        names = list(compiled.positiontup or []) if compiled.positional else _METRIC_COLUMNS
+        # Both statements bind the same six columns; rows arrive in `_METRIC_COLUMNS` order.
+        self.order = [_METRIC_COLUMNS.index(n) for n in names]
+        # Rows bypass SQLAlchemy's bind processors: none may be needed ("value" is a float or
+        # None already, SQLite's to_float would not change it).
+        for column in _METRIC_COLUMNS:
+            for table in (metrics_t, latest_t):
+                processor = table.c[column].type._cached_bind_processor(dialect)
+                if processor is not None and column != "value":
+                    raise AssertionError(f"{table.name}.{column} needs a bind processor")
+        self.upsert_latest: str | None = None
+        if dialect.name == "sqlite":
+            assert names == list(_METRIC_COLUMNS), names
+            self.upsert_latest = _SQLITE_LATEST
+
+    def rows(self, rows: Iterable[tuple[Any, ...]]) -> list[Any]:
+        if self.positional:
+            if self.order == [0, 1, 2, 3, 4, 5]:
+                return list(rows)
+            return [tuple(r[i] for i in self.order) for r in rows]
+        return [dict(zip(_METRIC_COLUMNS, r, strict=True)) for r in rows]
+
+
+_PLANS: dict[tuple[str, str, str], _Plans] = {}
+
+
+def _plans(dialect: sa.Dialect) -> _Plans:
+    ident = (dialect.name, str(dialect.driver), str(dialect.paramstyle))
+    plans = _PLANS.get(ident)
+    if plans is None:
+        plans = _PLANS[ident] = _Plans(dialect)
+    return plans
+
+
+# PostgreSQL: lock the run, check it and its experiment are active, append the history and
+# upsert `latest_metrics` -- one statement, so one round trip (and, alone, one transaction).
+# The run's row lock serialises writers of a run; the upsert's WHERE keeps the stored latest
+# point unless the new one is later (ON CONFLICT compares with the newest committed row).
+_PG_LOCK = """WITH r AS (
+  SELECT runs.lifecycle_stage AS run_stage,
+    (SELECT e.lifecycle_stage FROM experiments AS e
+     WHERE e.experiment_id = runs.experiment_id) AS experiment_stage
+  FROM runs WHERE runs.run_id = %(run_id)s FOR UPDATE OF runs
+), ok AS (
+  SELECT 1 FROM r WHERE r.run_stage = 'active' AND r.experiment_stage = 'active'
+)"""
+_PG_METRICS = f"""m AS (
+  INSERT INTO metrics (run_id, key, value, special, step, timestamp_ms)
+  SELECT %(run_id)s, u.k, u.v, u.s, u.st, u.ts
+  FROM {_UNNEST.format(p="")} WITH ORDINALITY AS u(k, v, s, st, ts, n)
+  WHERE EXISTS (SELECT 1 FROM ok)
+  ORDER BY u.n
+), l AS (
+  INSERT INTO latest_metrics AS t (run_id, key, value, special, step, timestamp_ms)
+  SELECT %(run_id)s, u.k, u.v, u.s, u.st, u.ts
+  FROM {_UNNEST.format(p="latest_")} AS u(k, v, s, st, ts)
+  WHERE EXISTS (SELECT 1 FROM ok)
+  {_SET_LATEST}
+)"""
+# The same for one point, with scalar parameters (adapting arrays costs more than the rest).
+_PG_POINT = f"""p AS (
+  SELECT %(run_id)s AS run_id, %(key)s::varchar AS key, %(value)s::float8 AS value,
+    %(special)s::varchar AS special, %(step)s::int8 AS step, %(stamp)s::int8 AS timestamp_ms
+  FROM ok
+), m AS (
+  INSERT INTO metrics (run_id, key, value, special, step, timestamp_ms) SELECT * FROM p
+), l AS (
+  INSERT INTO latest_metrics AS t (run_id, key, value, special, step, timestamp_ms)
+  SELECT * FROM p WHERE true
+  {_SET_LATEST}
+)"""
+_PG_TAGS = """g AS (
+  INSERT INTO run_tags AS t (run_id, key, value)
+  SELECT %(run_id)s, u.k, u.v
+  FROM unnest(%(tag_keys)s::varchar[], %(tag_values)s::varchar[]) AS u(k, v)
+  WHERE EXISTS (SELECT 1 FROM ok)
+  ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value
+)"""
+_PG_RESULT = "SELECT run_stage, experiment_stage FROM r"
+
+
+@functools.cache
+def _pg_statement(metrics: str, tags: bool) -> str:
+    """`_PG_LOCK`, then the parts for `metrics` ("", "point" or "many") and tags."""
+    parts = [_PG_LOCK]
+    if metrics:
+        parts.append(_PG_POINT if metrics == "point" else _PG_METRICS)
+    if tags:
+        parts.append(_PG_TAGS)
+    return ", ".join(parts) + "\n" + _PG_RESULT
+
+
+def run_statement(
+    run_id: str, points: MetricRows, tags: dict[str, str]
+) -> tuple[str, dict[str, Any]]:
+    """PostgreSQL's one statement that logs `points` and `tags` to a run, and its parameters.
+
+    It locks the run, appends the history and upserts `latest_metrics` and the tags, and
+    returns (run_stage, experiment_stage) for `check_stages`; it writes nothing unless both
+    are active. Alone, it is its own transaction: one round trip.
+    """
+    params: dict[str, Any] = {"run_id": run_id}
+    kind = ""
+    if len(points) == 1:
+        kind = "point"
+        params.update(
+            key=points.keys[0],
+            value=points.values[0],
+            special=points.specials[0],
+            step=points.steps[0],
+            stamp=points.stamps[0],
+        )
+    elif points:
+        kind = "many"
+        latest = points.latest_rows()
+        params.update(
+            keys=points.keys,
+            values=points.values,
+            specials=points.specials,
+            steps=points.steps,
+            stamps=points.stamps,
+            latest_keys=[r[0] for r in latest],
+            latest_values=[r[1] for r in latest],
+            latest_specials=[r[2] for r in latest],
+            latest_steps=[r[3] for r in latest],
+            latest_stamps=[r[4] for r in latest],
+        )
+    if tags:
+        params.update(tag_keys=list(tags), tag_values=list(tags.values()))
+    return _pg_statement(kind, bool(tags)), params
 
 
 class _KvStatements:
@@ -245,6 +409,7 @@ def upsert_kv(
 
 
 __all__ = [
+    "check_stages",
     "colliding",
     "exists_error",
     "insert_kv",
@@ -252,6 +417,7 @@ __all__ = [
     "insert_params",
     "lock_experiment",
     "lock_run",
+    "run_statement",
     "touch_experiment",
     "upsert_kv",
     "utcnow",

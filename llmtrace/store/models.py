@@ -329,7 +329,9 @@ class LatestMetricRow(Base):
 
     __table_args__ = (
         _in_check("special", METRIC_SPECIALS, "special"),
-        sa.Index(None, "key", "value"),
+        # Runs ordered by a metric are read from here in (value, run_id) order, the run_id
+        # tiebreak included, so that a page stops after its rows without sorting the rest.
+        sa.Index(None, "key", "value", "run_id"),
     )
 
 

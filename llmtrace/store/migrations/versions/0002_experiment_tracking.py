@@ -131,7 +131,9 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("latest_metrics", schema=None) as batch_op:
         batch_op.create_index(
-            batch_op.f("ix_latest_metrics_key_value"), ["key", "value"], unique=False
+            batch_op.f("ix_latest_metrics_key_value_run_id"),
+            ["key", "value", "run_id"],
+            unique=False,
         )
 
     op.create_table(
