@@ -162,11 +162,17 @@ def ensure_schema(engine: sa.Engine) -> None:
     Safe to call from several processes at once on a new database; see the module docstring.
     """
     head = head_revision()
-    found = current_revision(engine)
-    if found == head:
-        return
-    # Fail fast without taking the migration lock: a newer schema stays newer.
-    _check_known(engine, found)
+    try:
+        found = current_revision(engine)
+    except sa.exc.OperationalError:
+        # SQLite: another process holds the new file's lock while it switches to WAL or
+        # creates the schema ("database is locked"): the locked path below reads again.
+        found = None
+    else:
+        if found == head:
+            return
+        # Fail fast without taking the migration lock: a newer schema stays newer.
+        _check_known(engine, found)
     try:
         with _migration_connection(engine) as conn:
             _ensure_schema_locked(engine, conn, head)
