@@ -164,9 +164,12 @@ def ensure_schema(engine: sa.Engine) -> None:
     head = head_revision()
     try:
         found = current_revision(engine)
-    except sa.exc.OperationalError:
+    except sa.exc.OperationalError as exc:
         # SQLite: another process holds the new file's lock while it switches to WAL or
         # creates the schema ("database is locked"): the locked path below reads again.
+        # Anything else (an unreachable server) is the caller's to report.
+        if engine.dialect.name != "sqlite" or "locked" not in str(exc):
+            raise
         found = None
     else:
         if found == head:
