@@ -244,8 +244,7 @@ class SpanHandle:
         attrs: dict[str, Any] = usage_attributes(usage)
         if model is None:
             found = (
-                attrs.get(sc.GEN_AI_RESPONSE_MODEL)
-                or self.attribute(sc.GEN_AI_RESPONSE_MODEL)
+                self.attribute(sc.GEN_AI_RESPONSE_MODEL)
                 or self.attribute(sc.SPAN_MODEL)
                 or self.attribute(sc.GEN_AI_REQUEST_MODEL)
             )
@@ -264,26 +263,15 @@ class SpanHandle:
         if not self._otel.is_recording():
             return
         try:
-            attrs: dict[str, Any] = usage_attributes(usage)
-            if model is None:
-                found = (
-                    self.attribute(sc.GEN_AI_RESPONSE_MODEL)
-                    or self.attribute(sc.SPAN_MODEL)
-                    or self.attribute(sc.GEN_AI_REQUEST_MODEL)
-                )
-                model = found if isinstance(found, str) else None
-            elif self.attribute(sc.SPAN_MODEL) is None:
+            attrs = self.usage_attributes(usage, model=model)
+            if model is not None and self.attribute(sc.SPAN_MODEL) is None:
                 attrs[sc.SPAN_MODEL] = model
                 attrs[sc.GEN_AI_REQUEST_MODEL] = model
             if provider:
                 attrs[sc.GEN_AI_PROVIDER_NAME] = provider
-            start = getattr(self._otel, "start_time", None)
-            cost = pricing.cost_of(model, usage, day_of(start) if start else None)
-            if cost is not None:
-                attrs.update(cost_attributes(cost))
             self.set_attributes(attrs)
-            if self._cell is not None and not usage.is_empty:
-                self._cell.counted = True
+            if not usage.is_empty:
+                self.note_usage()
         except Exception:
             logger.debug("llmtrace could not record usage", exc_info=True)
 

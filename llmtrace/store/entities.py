@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -182,16 +182,27 @@ class Trace:
         return frame
 
 
-class TraceList(list[TraceInfo]):
+class _Dictable(Protocol):
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+_Item = TypeVar("_Item", bound=_Dictable)
+
+
+class Page(list[_Item]):
     """A page of search results; `next_page_token` fetches the next page (None at the end)."""
 
-    def __init__(self, items: Iterable[TraceInfo] = (), next_page_token: str | None = None):
+    def __init__(self, items: Iterable[_Item] = (), next_page_token: str | None = None):
         super().__init__(items)
         self.next_page_token = next_page_token
 
     def to_dict(self) -> list[dict[str, Any]]:
         """A list of JSON-ready dicts."""
-        return [t.to_dict() for t in self]
+        return [item.to_dict() for item in self]
+
+
+class TraceList(Page[TraceInfo]):
+    """A page of traces; `next_page_token` fetches the next page (None at the end)."""
 
     def to_pandas(self) -> pd.DataFrame:
         """One row per trace."""

@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+
+from llmtrace.store.entities import Page
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -130,16 +131,8 @@ class Run:
         return row
 
 
-class RunList(list[Run]):
+class RunList(Page[Run]):
     """A page of runs; `next_page_token` fetches the next page (None at the end)."""
-
-    def __init__(self, items: Iterable[Run] = (), next_page_token: str | None = None):
-        super().__init__(items)
-        self.next_page_token = next_page_token
-
-    def to_dict(self) -> list[dict[str, Any]]:
-        """A list of JSON-ready dicts."""
-        return [r.to_dict() for r in self]
 
     def to_pandas(self) -> pd.DataFrame:
         """One row per run: info columns, then sorted `metrics.*`, `params.*`, `tags.*`."""
