@@ -60,6 +60,7 @@ class FilterSyntaxError(InvalidQueryError):
     def __init__(self, message: str, *, filter: str, position: int) -> None:
         self.filter = filter
         self.position = position
+        self.reason = message
         pointer = f"{filter}\n{' ' * position}^"
         super().__init__(f"{message} at position {position}:\n{pointer}")
 

@@ -1,0 +1,9 @@
+"""REST routes (filled in by the REST work)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter()
+
+__all__ = ["router"]
