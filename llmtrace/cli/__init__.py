@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from sqlalchemy.exc import SQLAlchemyError
 
 from llmtrace._version import __version__
-from llmtrace.cli import _db, _demo, _experiments, _prices, _runs, _traces
+from llmtrace.cli import _db, _demo, _experiments, _keys, _prices, _runs, _server, _traces
 from llmtrace.exceptions import LlmtraceError, NotFoundError
 
 EXIT_USAGE = 2
@@ -41,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     _prices.register(commands)
     _runs.register(commands)
     _experiments.register(commands)
+    _server.register(commands)
+    _keys.register(commands)
     return parser
 
 

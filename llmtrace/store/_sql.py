@@ -17,6 +17,7 @@ from llmtrace.store import _ingest
 from llmtrace.store._engine import SQLITE_BEGIN, create_engine
 from llmtrace.store._filter import compile_filter, parse_order_by
 from llmtrace.store._pagination import decode_token, encode_token, query_fingerprint
+from llmtrace.store._keys import ApiKeysMixin
 from llmtrace.store._tracking import TrackingMixin
 from llmtrace.store.entities import Assessment, ModelUsage, Span, Trace, TraceInfo, TraceList
 from llmtrace.store.migrate import ensure_schema
@@ -64,7 +65,7 @@ def _loads(text: str | None, default: Any = None) -> Any:
         return text
 
 
-class SqlStore(TrackingMixin):
+class SqlStore(TrackingMixin, ApiKeysMixin):
     """Traces, spans, tags and assessments, and experiment tracking, in a SQL database.
 
     The experiment and run methods (`create_experiment`, `create_run`, `log_batch`,
