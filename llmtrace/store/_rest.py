@@ -134,11 +134,11 @@ class RestClient:
 
 
 def _retry_after(response: httpx.Response, attempt: int) -> float:
+    header = str(response.headers.get("Retry-After", ""))
     try:
-        delay: float = min(float(response.headers.get("Retry-After", "")), 5.0)
-        return delay
+        return min(float(header), 5.0)
     except ValueError:
-        return min(0.1 * 2**attempt, 2.0)
+        return float(min(0.1 * 2**attempt, 2.0))
 
 
 __all__ = ["API_KEY_ENV", "AuthenticationError", "RestClient", "error_from_response"]
