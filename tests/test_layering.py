@@ -267,6 +267,33 @@ RULES = [
         ),
     ),
     Rule(
+        "server",
+        ("llmtrace.server",),
+        _forbid_root_package(
+            _forbid(
+                ("llmtrace.tracing", "llmtrace.integrations", "llmtrace.cli", "llmtrace._api"),
+                "the server sits on the store, tracking and pricing; it never traces itself "
+                "through the library's runtime nor imports the CLI",
+            )
+        ),
+    ),
+    Rule(
+        "server-on-top",
+        (
+            "llmtrace.semconv",
+            "llmtrace.exceptions",
+            "llmtrace.context",
+            "llmtrace.pricing",
+            "llmtrace.store",
+            "llmtrace.tracing",
+            "llmtrace.tracking",
+            "llmtrace.integrations",
+            "llmtrace._api",
+            "llmtrace._config",
+        ),
+        _forbid(("llmtrace.server",), "only the CLI starts the server; libraries never import it"),
+    ),
+    Rule(
         "no-evaluators-or-dashboard",
         (PACKAGE,),
         _forbid(("evaluators", "dashboard"), "llmtrace never imports evaluators or dashboard"),
