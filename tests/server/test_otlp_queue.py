@@ -119,6 +119,22 @@ def test_an_unavailable_database_fails_the_group_without_retrying_each(store: Sq
     queue.stop()
 
 
+def test_a_row_over_mysql_max_allowed_packet_is_refused_not_retried(store: SqlStore) -> None:
+    # MySQL reports "packet too large" as an OperationalError (error 1153); treated as "database
+    # unavailable" it would answer 503 and the exporter would retry the same spans forever.
+    held = HeldStore(store)
+    queue = IngestQueue(held, max_spans=1000)  # type: ignore[arg-type]
+    held.fail_with = OperationalError(
+        "INSERT", {}, Exception(1153, "Got a packet bigger than 'max_allowed_packet' bytes")
+    )
+    with pytest.raises(DataError):
+        queue.submit(records(1)).result(timeout=10)
+    held.fail_with = OperationalError("INSERT", {}, Exception(2003, "Can't connect"))
+    with pytest.raises(OperationalError):
+        queue.submit(records(1)).result(timeout=10)
+    queue.stop()
+
+
 def test_stop_drains_then_refuses(store: SqlStore) -> None:
     held = HeldStore(store)
     queue = IngestQueue(held, max_spans=1000)  # type: ignore[arg-type]

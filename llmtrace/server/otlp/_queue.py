@@ -24,7 +24,7 @@ from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from llmtrace.store import SpanRecord, SqlStore
@@ -34,6 +34,20 @@ logger = logging.getLogger("llmtrace.server")
 # Errors that mean "the database is unavailable", not "these spans are bad": retrying the
 # requests of a failed group one by one would only fail again.
 _UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeoutError)
+
+
+# MySQL/MariaDB error codes that refuse the data, not the connection: a row larger than
+# max_allowed_packet (1153) or than the row size limit (1301). Retrying would fail forever.
+_MYSQL_TOO_LARGE = frozenset({1153, 1301})
+
+
+def _as_refusal(exc: Exception) -> Exception:
+    """A "packet too large" OperationalError as the DataError it really is (400, not 503)."""
+    if isinstance(exc, OperationalError):
+        args = getattr(exc.orig, "args", ())
+        if args and args[0] in _MYSQL_TOO_LARGE and exc.orig is not None:
+            return DataError(exc.statement, None, exc.orig)
+    return exc
 
 
 class QueueFull(Exception):
@@ -192,7 +206,8 @@ class IngestQueue:
         started = time.perf_counter()
         try:
             self.store.log_spans(_unique(r for req in group for r in req.records))
-        except Exception as exc:
+        except Exception as raised:
+            exc = _as_refusal(raised)
             if len(group) == 1 or isinstance(exc, _UNAVAILABLE):
                 logger.warning("could not store %d span(s): %s", _count(group), exc)
                 self._finish(group, exc)
@@ -200,7 +215,8 @@ class IngestQueue:
             for request in group:  # isolate the request(s) the database refuses
                 try:
                     self.store.log_spans(_unique(request.records))
-                except Exception as one:
+                except Exception as raised_one:
+                    one = _as_refusal(raised_one)
                     logger.warning("could not store %d span(s): %s", len(request.records), one)
                     self._finish([request], one)
                 else:
