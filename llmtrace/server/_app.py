@@ -14,7 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from llmtrace._version import __version__
 from llmtrace.server import _api_artifacts, _api_traces, _api_tracking, _meta
-from llmtrace.server._auth import AuthMiddleware, KeyCache
+from llmtrace.server._auth import AuthMiddleware, KeyCache, docs_paths, document_security
 from llmtrace.server._config import ServerConfig
 from llmtrace.server._errors import install_error_handlers
 from llmtrace.server._limits import BodyLimitMiddleware
@@ -75,7 +75,13 @@ def create_app(config: ServerConfig, *, store: SqlStore | None = None) -> FastAP
     # Added last = outermost: auth answers before the body is read, then the size limit.
     app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes)
     if app.state.keys is not None:
-        app.add_middleware(AuthMiddleware, routes=app.router.routes, keys=app.state.keys)
+        # FastAPI's own docs routes are public on purpose (see _auth); everything else the
+        # router holds, now or later, needs a key.
+        public = docs_paths(app)
+        app.add_middleware(
+            AuthMiddleware, routes=app.router.routes, keys=app.state.keys, public_paths=public
+        )
+        document_security(app, public)
     if config.cors_origins:
         app.add_middleware(
             CORSMiddleware,

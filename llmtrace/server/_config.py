@@ -34,7 +34,8 @@ class ServerConfig:
     cors_origins: tuple[str, ...] = field(default_factory=tuple)
     # Spans waiting to be written; a full queue answers 503 / RESOURCE_EXHAUSTED.
     ingest_queue_spans: int = 200_000
-    # OTLP/gRPC port; None = off. The CLI turns it on by default when grpcio is installed.
+    # OTLP/gRPC port; None = off. The CLI turns it on (4317) by default when grpcio is
+    # installed. With workers > 1, `run_server` serves it once, from the supervising process.
     grpc_port: int | None = None
     # Seconds an API key lookup is cached (revocation takes effect within this delay).
     auth_cache_seconds: float = 5.0
@@ -53,6 +54,12 @@ class ServerConfig:
         for port in (self.port, self.grpc_port):
             if port is not None and not 0 <= port <= 65535:
                 raise ConfigError(f"invalid port {port}")
+        if self.grpc_port is not None and self.grpc_port == self.port != 0:
+            raise ConfigError(f"HTTP and OTLP/gRPC cannot share port {self.port}")
+        if self.auth_cache_seconds < 0:
+            raise ConfigError(f"auth_cache_seconds must be >= 0, got {self.auth_cache_seconds}")
+        if any(not origin or origin != origin.strip() for origin in self.cors_origins):
+            raise ConfigError(f"invalid CORS origin in {list(self.cors_origins)}")
 
 
 __all__ = ["ServerConfig"]

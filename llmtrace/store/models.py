@@ -33,6 +33,8 @@ RUN_STATUSES = ("RUNNING", "SCHEDULED", "FINISHED", "FAILED", "KILLED")
 LIFECYCLE_STAGES = ("active", "deleted")
 # Metric values a DOUBLE column cannot hold on every backend (MySQL has no NaN or infinity).
 METRIC_SPECIALS = ("nan", "inf", "-inf")
+# What a server API key may do: read everything, or read and write.
+API_KEY_SCOPES = ("read", "write")
 
 
 class UtcDateTime(sa.types.TypeDecorator[datetime]):
@@ -347,13 +349,38 @@ class RunTagRow(Base):
     value: Mapped[str] = mapped_column(ExactString(5000), default="")
 
 
+class ApiKeyRow(Base):
+    """An API key of the llmtrace server. Only the SHA-256 of the secret is stored: the secret
+    is shown once, when the key is created."""
+
+    __tablename__ = "api_keys"
+
+    # Public id, also embedded in the secret (`llmt_<key_id>_<random>`), so a lookup is by key.
+    key_id: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(255))
+    scope: Mapped[str] = mapped_column(sa.String(8))
+    # Hex SHA-256 of the whole secret: enough for 256-bit random secrets (no dictionary to try).
+    secret_hash: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    # Updated at most once a minute per key and server process (see `authenticate_api_key`).
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+    __table_args__ = (
+        _in_check("scope", API_KEY_SCOPES, "scope"),
+        sa.Index(None, "secret_hash", unique=True),
+    )
+
+
 __all__ = [
+    "API_KEY_SCOPES",
     "ASSESSMENT_SOURCES",
     "LIFECYCLE_STAGES",
     "METRIC_SPECIALS",
     "NAMING_CONVENTION",
     "RUN_STATUSES",
     "STATUS_VALUES",
+    "ApiKeyRow",
     "AssessmentRow",
     "Base",
     "BigId",
