@@ -14,6 +14,7 @@ from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExport
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2_grpc import TraceServiceStub
 from opentelemetry.sdk.trace.export import SpanExportResult
+from sqlalchemy.exc import OperationalError
 
 from llmtrace.server._auth import KeyCache
 from llmtrace.store._keys import ApiKey
@@ -137,3 +138,22 @@ def test_auth_metadata(stub: tuple[LiveServer, TraceServiceStub]) -> None:
     assert server.store.count_spans() == 0
     client.Export(request, metadata=[("authorization", "Bearer rw-secret")])
     assert server.store.count_spans() == 1
+
+
+class _DownKeys:
+    """A key store whose database is unreachable."""
+
+    def authenticate_api_key(self, secret: str) -> ApiKey | None:
+        raise OperationalError("SELECT", {}, Exception("connection refused"))
+
+
+def test_auth_with_the_database_down_is_unavailable_not_unauthenticated(
+    stub: tuple[LiveServer, TraceServiceStub],
+) -> None:
+    # UNAVAILABLE is retried by exporters; UNAUTHENTICATED would drop the spans for good.
+    server, client = stub
+    server.app.state.keys = KeyCache(_DownKeys(), 60)  # type: ignore[arg-type]
+    with pytest.raises(grpc.RpcError) as err:
+        client.Export(make_request(make_span()), metadata=[("authorization", "Bearer any")])
+    assert err.value.code() is grpc.StatusCode.UNAVAILABLE
+    assert dict(err.value.trailing_metadata() or ()).get("google.rpc.retryinfo-bin")

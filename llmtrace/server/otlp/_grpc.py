@@ -73,10 +73,10 @@ class TraceService(trace_service_pb2_grpc.TraceServiceServicer):
         try:
             authenticate(self.app.state.keys, key_from_headers(metadata), "write")
         except ApiError as exc:
-            code = grpc.StatusCode.UNAUTHENTICATED
-            if exc.status == 403:
-                code = grpc.StatusCode.PERMISSION_DENIED
-            _abort(context, code, exc.message)
+            codes = {403: grpc.StatusCode.PERMISSION_DENIED, 503: grpc.StatusCode.UNAVAILABLE}
+            # 503: the key could not be checked (database down): a retryable status.
+            code = codes.get(exc.status, grpc.StatusCode.UNAUTHENTICATED)
+            _abort(context, code, exc.message, 1.0 if exc.status == 503 else None)
         queue: IngestQueue = self.app.state.ingest
         try:
             queue.check_room()
