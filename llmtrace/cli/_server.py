@@ -67,6 +67,14 @@ def register(commands: Any) -> None:
         help="how long a key lookup is cached; a revoked key works at most this long (default 5)",
     )
     p.add_argument(
+        "--ingest-queue-spans",
+        type=int,
+        metavar="N",
+        default=200_000,
+        help="spans waiting to be written before OTLP ingest answers 503 / RESOURCE_EXHAUSTED "
+        "with retry advice (default 200000, per process)",
+    )
+    p.add_argument(
         "--max-body-mb",
         type=float,
         metavar="MIB",
@@ -140,6 +148,7 @@ def _serve(args: argparse.Namespace) -> int:
         cors_origins=tuple(args.cors_origins),
         grpc_port=grpc_port(args),
         auth_cache_seconds=args.auth_cache_seconds,
+        ingest_queue_spans=args.ingest_queue_spans,
     )
     # Opened here first: a bad URL or an unreachable database is one error line, not a
     # traceback in each worker; the schema is migrated once.

@@ -347,6 +347,7 @@ def test_store_mistakes_are_one_error_line(
         (["--workers", "0"], "workers must be >= 1"),
         (["--max-body-mb", "0"], "max_body_bytes"),
         (["--grpc-port", "70000"], "invalid port 70000"),
+        (["--ingest-queue-spans", "0"], "ingest_queue_spans must be positive"),
     ],
 )
 def test_bad_options_are_one_error_line(tmp_path: Path, args: list[str], needle: str) -> None:
