@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from llmtrace.cli._common import format_table, open_store
+from llmtrace.cli._common import connect_store, format_table
 from llmtrace.store import Experiment
 
 
@@ -25,7 +25,7 @@ def register(commands: Any) -> None:
 
 
 def _list(args: argparse.Namespace) -> int:
-    store = open_store(args)
+    store = connect_store(args)
     try:
         experiments = store.list_experiments(view=args.view)
     finally:

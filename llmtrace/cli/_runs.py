@@ -11,10 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from llmtrace.cli._common import format_table, open_store
+from llmtrace.cli._common import connect_store, format_table
 from llmtrace.exceptions import InvalidQueryError, LlmtraceError, NotFoundError
-from llmtrace.store import Experiment, Run, RunList, SqlStore
+from llmtrace.store import Experiment, Run, RunList, Store
 from llmtrace.tracking import TrackingClient
+from llmtrace.tracking._client import is_remote_store
 
 _HEX = re.compile(r"[0-9a-fA-F]{1,32}")
 _PREFIXES = {
@@ -149,7 +150,7 @@ def _split(text: str) -> list[str]:
 
 
 def resolve_experiments(
-    store: SqlStore, refs: Sequence[str] | None, view: str = "active"
+    store: Store, refs: Sequence[str] | None, view: str = "active"
 ) -> list[Experiment]:
     """Experiments named by `refs` (names or ids); without refs, every experiment of `view`.
 
@@ -175,7 +176,7 @@ def resolve_experiments(
 def _list(args: argparse.Namespace) -> int:
     order_by = args.order_by or []
     columns = parse_columns(args.columns) if args.columns else _order_columns(order_by)
-    store = open_store(args)
+    store = connect_store(args)
     try:
         experiments = resolve_experiments(store, args.experiment, args.view)
         page = RunList([], None)
@@ -231,7 +232,7 @@ def format_run_table(
 # --- show -------------------------------------------------------------------------------------
 
 
-def resolve_run(store: SqlStore, ref: str) -> Run:
+def resolve_run(store: Store, ref: str) -> Run:
     """The run with id `ref`, or the only run whose id starts with `ref` (any experiment)."""
     if not _HEX.fullmatch(ref):
         raise InvalidQueryError(f"{ref!r} is not a run id (32 hex digits, or a prefix)")
@@ -249,10 +250,14 @@ def resolve_run(store: SqlStore, ref: str) -> Run:
     return matches[0]
 
 
-def _artifacts(store: SqlStore, run: Run) -> tuple[list[dict[str, Any]], bool]:
+def _artifacts(store: Store, run: Run) -> tuple[list[dict[str, Any]], bool]:
     """Files under the run's artifact root, depth first (at most MAX_ARTIFACTS; the flag says
-    whether there were more)."""
-    repo = TrackingClient(store=store).repository_for(run.info.artifact_uri)
+    whether there were more). With a server as the store, listed through the server."""
+    client = TrackingClient(store=store)
+    if is_remote_store(store):
+        repo = client.artifact_repository(run.run_id)
+    else:
+        repo = client.repository_for(run.info.artifact_uri)
     files: list[dict[str, Any]] = []
     pending: list[str | None] = [None]
     while pending:
@@ -267,7 +272,7 @@ def _artifacts(store: SqlStore, run: Run) -> tuple[list[dict[str, Any]], bool]:
     return sorted(files, key=lambda f: str(f["path"])), False
 
 
-def _trace_count(store: SqlStore, run_id: str) -> int:
+def _trace_count(store: Store, run_id: str) -> int:
     count, token = 0, None
     while True:
         page = store.search_traces(f"run_id = '{run_id}'", limit=_TRACE_PAGE, page_token=token)
@@ -278,7 +283,7 @@ def _trace_count(store: SqlStore, run_id: str) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    store = open_store(args)
+    store = connect_store(args)
     try:
         run = resolve_run(store, args.run_id)
         experiment = store.get_experiment(run.info.experiment_id)
@@ -336,7 +341,7 @@ def _show(args: argparse.Namespace) -> int:
 def _compare(args: argparse.Namespace) -> int:
     if len(args.run_ids) < 2:
         raise InvalidQueryError("runs compare needs at least two run ids")
-    store = open_store(args)
+    store = connect_store(args)
     try:
         runs = [resolve_run(store, ref) for ref in args.run_ids]
         names = {e.experiment_id: e.name for e in store.list_experiments(view="all")}

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import sys
 import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 from llmtrace.store import Experiment, Metric, Run, RunInfo, RunList, Store, open_store
 from llmtrace.store._base import MetricsLike
@@ -20,8 +21,20 @@ from llmtrace.tracking.artifacts import ArtifactRepository, FileInfo, get_artifa
 if TYPE_CHECKING:
     import pandas as pd
 
+    from llmtrace.store._rest_tracking import RestTrackingMixin
+
 # Artifact URIs of runs seen lately (they never change), to skip a query per artifact call.
 _URI_CACHE_SIZE = 1024
+
+
+def is_remote_store(store: object) -> TypeGuard[RestTrackingMixin]:
+    """True when `store` is a client of an llmtrace server (a `RestStore`): its artifacts
+    then go through the server.
+
+    Looked up without importing the REST client (and httpx) when no such store exists yet.
+    """
+    module = sys.modules.get("llmtrace.store._rest_tracking")
+    return module is not None and isinstance(store, module.RestTrackingMixin)
 
 
 class TrackingClient:
@@ -29,9 +42,12 @@ class TrackingClient:
     (`llmtrace.start_run`, `llmtrace.log_metric`, ...) for code that manages runs itself,
     from any thread.
 
-    `store` is a `Store` or a database URL (default: the configured store, the one traces go
-    to); `artifact_root` is where new experiments keep artifacts (a folder, `file:///...` or
-    `s3://bucket/prefix`; default `LLMTRACE_ARTIFACTS` or `$LLMTRACE_HOME/artifacts`).
+    `store` is a `Store` or a store URL: a database URL, or `http(s)://host:port` of an
+    llmtrace server (default: the configured store, the one traces go to); `artifact_root`
+    is where new experiments keep artifacts (a folder, `file:///...` or `s3://bucket/prefix`;
+    default `LLMTRACE_ARTIFACTS` or `$LLMTRACE_HOME/artifacts`). With a server, artifacts go
+    through it, and new experiments get a location under the server's artifact root unless
+    `artifact_root` is given.
 
     Example:
         >>> client = llmtrace.TrackingClient()
@@ -81,9 +97,13 @@ class TrackingClient:
         (default: a new folder under `artifact_root`). `AlreadyExistsError` if the name is
         taken (by an active or a deleted experiment)."""
         experiment_id = uuid.uuid4().hex
+        store = self.store
+        if artifact_location is None and self._artifact_root is None and is_remote_store(store):
+            # The server keeps the artifacts: its own artifact root decides where.
+            return store.create_experiment(name, tags=tags, experiment_id=experiment_id)
         if artifact_location is None:  # the experiment's folder is named after its id
             artifact_location = f"{self.artifact_root.rstrip('/')}/{experiment_id}"
-        return self.store.create_experiment(
+        return store.create_experiment(
             name, artifact_location=artifact_location, tags=tags, experiment_id=experiment_id
         )
 
@@ -271,7 +291,13 @@ class TrackingClient:
     # --- artifacts ------------------------------------------------------------------------------
 
     def artifact_repository(self, run_id: str) -> ArtifactRepository:
-        """The artifact repository of a run (local folder or S3, from its artifact URI)."""
+        """The artifact repository of a run (local folder or S3, from its artifact URI; with
+        a remote store, the server's artifact routes)."""
+        store = self.store
+        if is_remote_store(store):
+            from llmtrace.tracking.artifacts._http import HttpArtifactRepository
+
+            return HttpArtifactRepository(store, run_id)
         with self._uris_lock:
             uri = self._uris.get(run_id)
         if uri is None:
@@ -347,4 +373,4 @@ class TrackingClient:
                 self._uris.popitem(last=False)
 
 
-__all__ = ["TrackingClient"]
+__all__ = ["TrackingClient", "is_remote_store"]
