@@ -129,6 +129,7 @@ EXPECTED_ALL = {
         "Metric",
         "ModelUsage",
         "Param",
+        "RestStore",
         "Run",
         "RunInfo",
         "RunList",

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 
 from llmtrace._config import Settings
-from llmtrace.store import SqlStore
+from llmtrace.exceptions import ConfigError
+from llmtrace.store import SqlStore, Store
+from llmtrace.store import open_store as _open_any
 
 
 def store_url(args: argparse.Namespace) -> str:
@@ -14,9 +16,27 @@ def store_url(args: argparse.Namespace) -> str:
     return url
 
 
+def is_server_url(url: str) -> bool:
+    """True for the http(s) URL of an llmtrace server (rather than a database URL)."""
+    return url.startswith(("http://", "https://"))
+
+
 def open_store(args: argparse.Namespace, *, migrate: bool = True) -> SqlStore:
-    """Open the store named by the command line."""
-    return SqlStore(store_url(args), migrate=migrate)
+    """Open the database named by the command line, for commands that need SQL itself
+    (migrations); see `connect_store` for everything else."""
+    url = store_url(args)
+    if is_server_url(url):
+        raise ConfigError(
+            f"this command works on a database, not on an llmtrace server ({url}): "
+            "give --store a database URL"
+        )
+    return SqlStore(url, migrate=migrate)
+
+
+def connect_store(args: argparse.Namespace) -> Store:
+    """The store named by the command line: a `RestStore` for an llmtrace server URL
+    (API key from $LLMTRACE_API_KEY), else a `SqlStore` on the database URL."""
+    return _open_any(store_url(args))
 
 
 def format_table(header: tuple[str, ...], rows: list[tuple[str, ...]]) -> str:

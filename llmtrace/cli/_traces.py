@@ -1,4 +1,5 @@
-"""`llmtrace traces ...`: list, show and delete stored traces."""
+"""`llmtrace traces ...`: list, show and delete stored traces, in a database or on an llmtrace
+server (`--store http://host:port`)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ import sys
 from datetime import timedelta
 from typing import Any
 
-from llmtrace.cli._common import open_store, usd
+from llmtrace.cli._common import connect_store, usd
 from llmtrace.exceptions import InvalidQueryError, NotFoundError
-from llmtrace.store import SqlStore, Trace, TraceList
+from llmtrace.store import Store, Trace, TraceList
 
 _AGE = re.compile(r"^(\d+)([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -45,7 +46,7 @@ def register(commands: Any) -> None:
 
 
 def _list(args: argparse.Namespace) -> int:
-    store = open_store(args)
+    store = connect_store(args)
     try:
         page = store.search_traces(
             args.filter,
@@ -93,7 +94,7 @@ def format_trace_table(page: TraceList) -> str:
 
 
 def _show(args: argparse.Namespace) -> int:
-    store = open_store(args)
+    store = connect_store(args)
     try:
         trace = store.get_trace(_resolve(store, args.trace_id))
     finally:
@@ -105,7 +106,7 @@ def _show(args: argparse.Namespace) -> int:
     return 0
 
 
-def _resolve(store: SqlStore, prefix: str) -> str:
+def _resolve(store: Store, prefix: str) -> str:
     if not re.fullmatch(r"[0-9a-fA-F]{1,32}", prefix):
         raise InvalidQueryError(f"{prefix!r} is not a trace id (32 hex digits, or a prefix)")
     if len(prefix) == 32:
@@ -161,7 +162,7 @@ def _delete(args: argparse.Namespace) -> int:
         if not m:
             raise InvalidQueryError(f"--older-than {args.older_than!r}: use e.g. 30d, 12h, 90m")
         older = timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
-    store = open_store(args)
+    store = connect_store(args)
     try:
         n = store.delete_traces(older_than=older, filter=args.filter, project=args.project)
     finally:

@@ -1,14 +1,16 @@
 """The llmtrace store: traces, spans, assessments and experiment tracking in SQL (SQLite,
-PostgreSQL, MySQL).
+PostgreSQL, MySQL), or on an llmtrace server over its REST API.
 
 Example:
     >>> from llmtrace.store import open_store
     >>> store = open_store("sqlite:///traces.db")
+    >>> remote = open_store("http://127.0.0.1:5000")  # a RestStore
 """
 
 from __future__ import annotations
 
 from llmtrace.store._base import Store
+from llmtrace.store._rest_store import RestStore
 from llmtrace.store._sql import SqlStore
 from llmtrace.store.entities import Assessment, ModelUsage, Span, Trace, TraceInfo, TraceList
 from llmtrace.store.records import SpanRecord
@@ -16,7 +18,11 @@ from llmtrace.store.run_entities import Experiment, Metric, Param, Run, RunInfo,
 
 
 def open_store(url: str) -> Store:
-    """Open the store at `url` (any SQLAlchemy URL), creating and migrating it if needed."""
+    """Open the store at `url`: a `RestStore` for the http(s) URL of an llmtrace server
+    (API key from `$LLMTRACE_API_KEY`), else a `SqlStore` on the SQLAlchemy URL, creating and
+    migrating the database if needed."""
+    if url.startswith(("http://", "https://")):
+        return RestStore(url)
     return SqlStore(url)
 
 
@@ -26,6 +32,7 @@ __all__ = [
     "Metric",
     "ModelUsage",
     "Param",
+    "RestStore",
     "Run",
     "RunInfo",
     "RunList",

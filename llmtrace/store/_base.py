@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Final, Literal, Protocol, runtime_checkable
 
 from llmtrace.store._tracking_values import ParamsLike, TagsLike
 from llmtrace.store.entities import Assessment, ModelUsage, Trace, TraceList
@@ -16,10 +17,22 @@ from llmtrace.store.run_entities import Experiment, Metric, Run, RunInfo, RunLis
 MetricsLike = Iterable[Metric | tuple[Any, ...] | Mapping[str, Any]]
 
 
+class _Unset(enum.Enum):
+    UNSET = "UNSET"
+
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+# "Leave this field as it is" in partial updates (`update_assessment`), where None is a value.
+UNSET: Final = _Unset.UNSET
+Unset = Literal[_Unset.UNSET]
+
+
 @runtime_checkable
 class Store(Protocol):
-    """Storage of traces, assessments, experiments and runs. `SqlStore` implements it; a REST
-    client will."""
+    """Storage of traces, assessments, experiments and runs. `SqlStore` implements it on a
+    database, `RestStore` as a client of an llmtrace server."""
 
     def log_spans(self, records: Sequence[SpanRecord]) -> None:
         """Store finished spans, merging rollups into their traces."""
@@ -76,6 +89,22 @@ class Store(Protocol):
     def get_assessments(self, trace_id: str) -> list[Assessment]:
         """Assessments of a trace."""
         ...
+
+    def update_assessment(
+        self,
+        assessment_id: str,
+        *,
+        value: Any = UNSET,
+        rationale: str | Unset | None = UNSET,
+        metadata: Mapping[str, Any] | Unset | None = UNSET,
+        error: str | Unset | None = UNSET,
+    ) -> Assessment:
+        """Change the given fields of an assessment (None clears `rationale`/`error`/`metadata`);
+        returns it updated. NotFoundError if unknown."""
+        ...
+
+    def delete_assessment(self, assessment_id: str) -> None:
+        """Delete an assessment; NotFoundError if unknown."""
 
     def model_usage(
         self, *, project: str | None = None, since: datetime | None = None
@@ -210,4 +239,4 @@ class Store(Protocol):
         """Release resources."""
 
 
-__all__ = ["MetricsLike", "Store"]
+__all__ = ["UNSET", "MetricsLike", "Store", "Unset"]

@@ -14,10 +14,11 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from llmtrace.exceptions import InvalidQueryError, NotFoundError
 from llmtrace.store import _ingest
+from llmtrace.store._base import UNSET, Unset
 from llmtrace.store._engine import SQLITE_BEGIN, create_engine
 from llmtrace.store._filter import compile_filter, parse_order_by
-from llmtrace.store._pagination import decode_token, encode_token, query_fingerprint
 from llmtrace.store._keys import ApiKeysMixin
+from llmtrace.store._pagination import decode_token, encode_token, query_fingerprint
 from llmtrace.store._tracking import TrackingMixin
 from llmtrace.store.entities import Assessment, ModelUsage, Span, Trace, TraceInfo, TraceList
 from llmtrace.store.migrate import ensure_schema
@@ -54,6 +55,11 @@ _AGGREGATE_FALSE = '"llmtrace.usage.aggregate":false'
 def _chunks(items: Sequence[Any], size: int = _IN_CHUNK) -> Iterable[Sequence[Any]]:
     for i in range(0, len(items), size):
         yield items[i : i + size]
+
+
+def _numeric(value: Any) -> float | None:
+    """The numeric copy of an assessment value (booleans count as 0/1), for statistics."""
+    return float(value) if isinstance(value, (int, float)) else None
 
 
 def _loads(text: str | None, default: Any = None) -> Any:
@@ -212,7 +218,6 @@ class SqlStore(TrackingMixin, ApiKeysMixin):
                 f"source_type must be one of {', '.join(ASSESSMENT_SOURCES)}, got {source_type!r}"
             )
         now = datetime.now(timezone.utc)
-        numeric = float(value) if isinstance(value, (int, float)) else None
         row = {
             "assessment_id": uuid.uuid4().hex,
             "trace_id": trace_id,
@@ -221,7 +226,7 @@ class SqlStore(TrackingMixin, ApiKeysMixin):
             "source_type": source,
             "source_id": source_id,
             "value": _ingest.json_text(value),
-            "numeric_value": numeric,
+            "numeric_value": _numeric(value),
             "rationale": rationale,
             "error": error,
             "metadata": _ingest.json_text(dict(metadata or {})),
@@ -242,6 +247,51 @@ class SqlStore(TrackingMixin, ApiKeysMixin):
         )
         with self.engine.connect() as conn:
             return [_assessment(dict(r._mapping)) for r in conn.execute(q)]
+
+    def update_assessment(
+        self,
+        assessment_id: str,
+        *,
+        value: Any = UNSET,
+        rationale: str | Unset | None = UNSET,
+        metadata: Mapping[str, Any] | Unset | None = UNSET,
+        error: str | Unset | None = UNSET,
+    ) -> Assessment:
+        """Change the given fields of an assessment and bump its `updated_at`; returns it as
+        stored. Fields left out keep their value; None clears `rationale` and `error`, and
+        `metadata` replaces the stored metadata (None empties it). NotFoundError if unknown.
+
+        Example:
+            >>> store.update_assessment(a.assessment_id, value=0.4, rationale="missed a fact")
+        """
+        changes: dict[str, Any] = {}
+        if value is not UNSET:
+            changes["value"] = _ingest.json_text(value)
+            changes["numeric_value"] = _numeric(value)
+        if rationale is not UNSET:
+            changes["rationale"] = rationale
+        if error is not UNSET:
+            changes["error"] = error
+        if metadata is not UNSET:
+            changes["metadata"] = _ingest.json_text(dict(metadata or {}))
+        where = assessments_t.c.assessment_id == assessment_id
+        with self.engine.begin() as conn:
+            if changes:
+                changes["updated_at"] = datetime.now(timezone.utc)
+                conn.execute(sa.update(assessments_t).where(where).values(changes))
+            row = conn.execute(sa.select(assessments_t).where(where)).first()
+        if row is None:
+            raise NotFoundError(f"assessment {assessment_id!r} not found")
+        return _assessment(dict(row._mapping))
+
+    def delete_assessment(self, assessment_id: str) -> None:
+        """Delete an assessment; NotFoundError if unknown."""
+        where = assessments_t.c.assessment_id == assessment_id
+        with self.engine.begin() as conn:
+            # Existence by SELECT: MySQL's rowcount would not tell a missing row from no change.
+            if conn.execute(sa.select(assessments_t.c.assessment_id).where(where)).first() is None:
+                raise NotFoundError(f"assessment {assessment_id!r} not found")
+            conn.execute(sa.delete(assessments_t).where(where))
 
     # --- reads --------------------------------------------------------------------------------
 
@@ -265,7 +315,10 @@ class SqlStore(TrackingMixin, ApiKeysMixin):
         last_desc = keys[-1][1] if keys else True
         keys = [*keys, (traces_t.c.trace_id, last_desc)]
         where = compile_filter(filter)
-        fingerprint = query_fingerprint(filter, order_by, project)
+        # "x desc" and ["x desc"] are one query: a token from either serves both (and a
+        # token from a RestStore, which always sends a list, serves a SqlStore).
+        orders = [order_by] if isinstance(order_by, str) else list(order_by or ())
+        fingerprint = query_fingerprint(filter, orders, project)
         labels = [expr.label(f"k{i}") for i, (expr, _) in enumerate(keys)]
         q = sa.select(traces_t, *labels)
         if where is not None:
@@ -288,7 +341,8 @@ class SqlStore(TrackingMixin, ApiKeysMixin):
         return TraceList(infos, token)
 
     def get_trace(self, trace_id: str) -> Trace:
-        """A trace with all its spans and assessments; NotFoundError if unknown."""
+        """A trace with all its spans (in start order) and assessments; NotFoundError if
+        unknown."""
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(traces_t).where(traces_t.c.trace_id == trace_id)).first()
             if row is None:
@@ -297,6 +351,8 @@ class SqlStore(TrackingMixin, ApiKeysMixin):
                 _span(r)
                 for r in conn.execute(sa.select(spans_t).where(spans_t.c.trace_id == trace_id))
             ]
+            # Start order (span id on ties) on every backend, whatever order the rows came in.
+            spans.sort(key=lambda s: (s.start_time, s.span_id))
             tags = self._kv(conn, tags_t, [trace_id]).get(trace_id, {})
             meta = self._kv(conn, metadata_t, [trace_id]).get(trace_id, {})
         return Trace(_trace_info(row, tags, meta), spans, self.get_assessments(trace_id))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import threading
 from typing import Any
 
@@ -22,6 +23,7 @@ from llmtrace._version import __version__
 from llmtrace.exceptions import ConfigError
 from llmtrace.store import Store, open_store
 from llmtrace.store._engine import normalize_url
+from llmtrace.store._rest import API_KEY_ENV
 from llmtrace.tracing._payload import to_json
 from llmtrace.tracing._processor import ExportProcessor, ExportStats
 from llmtrace.tracing._redact import Redactor
@@ -72,10 +74,12 @@ class Runtime:
             )
             self.provider.add_span_processor(self.processor)
         otlp = settings.otlp_endpoint
+        headers = None
         if self._remote:
             otlp = settings.store_url().rstrip("/") + "/v1/traces"
+            headers = _server_headers()
         if otlp:
-            batch = BatchSpanProcessor(_otlp_exporter(otlp))
+            batch = BatchSpanProcessor(_otlp_exporter(otlp, headers))
             self._extra.append(batch)
             self.provider.add_span_processor(batch)
         self.tracer: otel_trace.Tracer = self.provider.get_tracer("llmtrace", __version__)
@@ -101,12 +105,8 @@ class Runtime:
 
     @property
     def store(self) -> Store:
-        """The configured store, opened (and migrated) on first use."""
-        if self._remote:
-            raise ConfigError(
-                "this runtime sends traces to a server over OTLP; query it with the server's "
-                "API, or configure a database URL as the store"
-            )
+        """The configured store, opened (and migrated) on first use: a `RestStore` when the
+        store is an llmtrace server (spans still travel over OTLP)."""
         with self._store_lock:
             if self._store is None:
                 self._store = open_store(self.settings.store_url())
@@ -152,14 +152,32 @@ class Runtime:
             self._store.close()
 
 
-def _otlp_exporter(endpoint: str) -> Any:
+def _server_headers() -> dict[str, str] | None:
+    """Headers of OTLP exports to an llmtrace server: its API key (`$LLMTRACE_API_KEY`, the
+    key `RestStore` sends) on top of any `OTEL_EXPORTER_OTLP_*HEADERS`. The key goes only to the
+    configured server, never to a separate `otlp_endpoint`."""
+    key = os.environ.get(API_KEY_ENV, "").strip()
+    if not key:
+        return None  # the exporter reads OTEL_EXPORTER_OTLP_*HEADERS itself
+    from opentelemetry.util.re import parse_env_headers
+
+    # Older exporters ignore these variables once headers are given: merged here.
+    env = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_HEADERS") or os.environ.get(
+        "OTEL_EXPORTER_OTLP_HEADERS", ""
+    )
+    headers = {k.lower(): v for k, v in parse_env_headers(env, liberal=True).items()}
+    headers["authorization"] = f"Bearer {key}"
+    return headers
+
+
+def _otlp_exporter(endpoint: str, headers: dict[str, str] | None = None) -> Any:
     try:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
     except ImportError as exc:
         raise ConfigError(
             "exporting over OTLP needs the OTLP exporter: pip install 'llmtrace[otlp]'"
         ) from exc
-    return OTLPSpanExporter(endpoint=endpoint)
+    return OTLPSpanExporter(endpoint=endpoint, headers=headers)
 
 
 _runtime: Runtime | None = None
