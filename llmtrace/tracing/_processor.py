@@ -66,6 +66,37 @@ class ExportStats:
         }
 
 
+def stamp(span: Span, parent_context: Context | None, resource: object) -> None:
+    """Stamp the active run, session and user (from `llmtrace.context`) onto a starting span,
+    and mark it a local root when its parent belongs to another tracer provider."""
+    defaults = get_trace_defaults()
+    if defaults is not None:
+        if defaults.run_id is not None:
+            span.set_attribute(sc.TRACE_RUN_ID, defaults.run_id)
+        if defaults.session_id is not None:
+            span.set_attribute(sc.TRACE_SESSION_ID, defaults.session_id)
+        if defaults.user_id is not None:
+            span.set_attribute(sc.TRACE_USER_ID, defaults.user_id)
+    parent = span.parent
+    if parent is not None and not parent.is_remote:
+        # A parent from another tracer provider is not stored here: this span is then the
+        # root of what this store sees.
+        owner = getattr(get_current_span(parent_context), "resource", None)
+        if owner is not resource:
+            span.set_attribute(sc.SPAN_FOREIGN_PARENT, True)
+
+
+class StampProcessor(SpanProcessor):
+    """Only the stamping of `ExportProcessor.on_start`, for runtimes whose spans leave over
+    OTLP alone (a server as the store): registered first, so exporters see the attributes."""
+
+    def __init__(self, resource: object) -> None:
+        self._resource = resource
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        stamp(span, parent_context, self._resource)
+
+
 class ExportProcessor(SpanProcessor):
     """Batches finished spans to a `SpanSink` on a background thread; never raises."""
 
@@ -109,21 +140,7 @@ class ExportProcessor(SpanProcessor):
     # --- caller side --------------------------------------------------------------------------
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
-        defaults = get_trace_defaults()
-        if defaults is not None:
-            if defaults.run_id is not None:
-                span.set_attribute(sc.TRACE_RUN_ID, defaults.run_id)
-            if defaults.session_id is not None:
-                span.set_attribute(sc.TRACE_SESSION_ID, defaults.session_id)
-            if defaults.user_id is not None:
-                span.set_attribute(sc.TRACE_USER_ID, defaults.user_id)
-        parent = span.parent
-        if parent is not None and not parent.is_remote:
-            # A parent from another tracer provider is not stored here: this span is then the
-            # root of what this store sees.
-            owner = getattr(get_current_span(parent_context), "resource", None)
-            if owner is not self._resource:
-                span.set_attribute(sc.SPAN_FOREIGN_PARENT, True)
+        stamp(span, parent_context, self._resource)
 
     def on_end(self, span: ReadableSpan) -> None:
         if not span.context.trace_flags.sampled:
@@ -321,4 +338,4 @@ class ExportProcessor(SpanProcessor):
         )
 
 
-__all__ = ["ExportProcessor", "ExportStats", "SpanSink"]
+__all__ = ["ExportProcessor", "ExportStats", "SpanSink", "StampProcessor", "stamp"]

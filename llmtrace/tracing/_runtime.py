@@ -25,7 +25,7 @@ from llmtrace.store import Store, open_store
 from llmtrace.store._engine import normalize_url
 from llmtrace.store._rest import API_KEY_ENV
 from llmtrace.tracing._payload import to_json
-from llmtrace.tracing._processor import ExportProcessor, ExportStats
+from llmtrace.tracing._processor import ExportProcessor, ExportStats, StampProcessor
 from llmtrace.tracing._redact import Redactor
 from llmtrace.tracing._sampling import RatioSampler
 from llmtrace.tracing.exporters.sql import SqlSink
@@ -64,7 +64,9 @@ class Runtime:
         self._owns_provider = owns_provider
         self.processor: ExportProcessor | None = None
         self._extra: list[SpanProcessor] = []
-        if not self._remote:
+        if self._remote:
+            self.provider.add_span_processor(StampProcessor(self.provider.resource))
+        else:
             self.processor = ExportProcessor(
                 SqlSink(lambda: self.store, capture=self.capture),
                 max_queue=settings.queue_size,
