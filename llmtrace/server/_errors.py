@@ -15,6 +15,14 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import (
+    DataError,
+    DisconnectionError,
+    InterfaceError,
+    OperationalError,
+    SQLAlchemyError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from llmtrace.exceptions import (
@@ -30,6 +38,7 @@ from llmtrace.exceptions import (
 
 logger = logging.getLogger("llmtrace.server")
 
+_UNAVAILABLE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeoutError)
 _CODES = {
     400: "BAD_REQUEST",
     401: "UNAUTHENTICATED",
@@ -141,6 +150,22 @@ def install_error_handlers(app: FastAPI) -> None:
             where = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
             parts.append(f"{where}: {err.get('msg', 'invalid')}" if where else err.get("msg", ""))
         return error_response(400, "; ".join(parts) or "invalid request", code="INVALID_ARGUMENT")
+
+    @app.exception_handler(SQLAlchemyError)
+    async def _database_error(_: Request, exc: SQLAlchemyError) -> JSONResponse:
+        if isinstance(exc, DataError):  # a value the database refuses (too long, out of range)
+            return error_response(400, f"the database refused a value: {exc.orig}")
+        if isinstance(exc, _UNAVAILABLE):
+            # Down, restarting, locked or out of connections: clients retry on 503.
+            logger.warning("database unavailable: %s", exc)
+            return error_response(
+                503,
+                f"the database is unavailable: {type(exc).__name__}",
+                code="STORE_UNAVAILABLE",
+                headers={"Retry-After": "1"},
+            )
+        logger.exception("unexpected database error")
+        return error_response(500, f"internal database error: {type(exc).__name__}")
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

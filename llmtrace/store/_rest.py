@@ -125,6 +125,14 @@ class RestClient:
                 continue
             if response.status_code >= 400:
                 raise error_from_response(response)
+            if response.status_code >= 300:
+                # The API never redirects: a 3xx means the URL is not an llmtrace server's
+                # (a proxy, a login page); following it could resend writes elsewhere.
+                location = response.headers.get("location", "?")
+                raise StoreError(
+                    f"{self.url} answered {response.status_code} (redirect to {location}) for "
+                    f"{method} {url}: is it an llmtrace server URL?"
+                )
             return response
         raise AssertionError("unreachable")
 

@@ -353,3 +353,44 @@ def test_openapi_documents_the_routes(sqlite_server: LiveServer) -> None:
     assert {"TraceListOut", "TraceOut", "AssessmentRequest", "AssessmentPatch"} <= set(schemas)
     params = {p["name"] for p in paths["/api/v1/traces"]["get"]["parameters"]}
     assert params == {"filter", "order_by", "limit", "page_token", "project"}
+
+
+def test_a_database_gone_away_is_503_and_retried_then_reported(
+    sqlite_server: LiveServer,
+) -> None:
+    import sqlalchemy as sa
+
+    from llmtrace.exceptions import StoreError
+
+    with sqlite_server.store.engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE trace_tags"))
+        conn.execute(sa.text("DROP TABLE trace_metadata"))
+        conn.execute(sa.text("DROP TABLE assessments"))
+        conn.execute(sa.text("DROP TABLE spans"))
+        conn.execute(sa.text("DROP TABLE traces"))
+    answer = httpx.get(sqlite_server.url + "/api/v1/traces")
+    assert answer.status_code == 503
+    assert answer.headers["retry-after"] == "1"
+    assert answer.json()["error"]["code"] == "STORE_UNAVAILABLE"
+    store = RestStore(sqlite_server.url, retries=1)
+    try:
+        with pytest.raises(StoreError, match="503 STORE_UNAVAILABLE"):
+            store.search_traces()
+    finally:
+        store.close()
+    assert httpx.get(sqlite_server.url + "/health").status_code == 200
+
+
+def test_a_redirect_is_an_error_not_followed() -> None:
+    from llmtrace.exceptions import StoreError
+
+    # What a login proxy or a URL that is not an llmtrace server answers.
+    transport = httpx.MockTransport(
+        lambda request: httpx.Response(307, headers={"location": "http://sso.invalid/login"})
+    )
+    store = RestStore("http://proxy.invalid", transport=transport)
+    try:
+        with pytest.raises(StoreError, match="307"):
+            store.search_traces()
+    finally:
+        store.close()
