@@ -18,6 +18,7 @@ from llmtrace.tracking import _defaults as _tracking_defaults
 def configure(
     *,
     store: str | None = None,
+    api_key: str | None = None,
     project: str | None = None,
     enabled: bool | None = None,
     sample_rate: float | None = None,
@@ -43,6 +44,8 @@ def configure(
     - `store`: SQLAlchemy URL (`sqlite:///traces.db`, `postgresql://...`, `mysql://...`) or the
       http(s) URL of an llmtrace server. Default `sqlite:///~/.llmtrace/llmtrace.db`
       (`$LLMTRACE_HOME` moves the folder). Env: `LLMTRACE_STORE`.
+    - `api_key`: the key of an llmtrace server started with `--auth` (`LLMTRACE_API_KEY`); sent
+      with OTLP exports and REST queries to that server only.
     - `project`: groups traces (`LLMTRACE_PROJECT`, default "default").
     - `sample_rate`: fraction of traces kept; `keep_errors` keeps sampled-out traces that
       contain an error (default True).
@@ -64,6 +67,7 @@ def configure(
     """
     return _runtime.configure(
         store=store,
+        api_key=api_key,
         project=project,
         enabled=enabled,
         sample_rate=sample_rate,

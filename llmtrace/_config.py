@@ -40,6 +40,8 @@ class Settings:
 
     # Where traces are stored: a SQLAlchemy URL, or an http(s) URL of an llmtrace server.
     store: str | None = field(default=None, metadata=_env("LLMTRACE_STORE"))
+    # API key for an llmtrace server store (sent with OTLP exports and REST queries).
+    api_key: str | None = field(default=None, metadata=_env("LLMTRACE_API_KEY"), repr=False)
     project: str = field(default="default", metadata=_env("LLMTRACE_PROJECT"))
     enabled: bool = field(default=True, metadata=_env("LLMTRACE_ENABLED"))
     # Fraction of traces kept (head sampling on the trace id).

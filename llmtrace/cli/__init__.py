@@ -30,7 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"llmtrace {__version__}")
     parser.add_argument(
         "--store",
-        help="store URL (SQLAlchemy URL); default: $LLMTRACE_STORE or ~/.llmtrace/llmtrace.db",
+        help="store: a database URL (SQLAlchemy) or an llmtrace server URL (http://host:port, "
+        "key from $LLMTRACE_API_KEY); default: $LLMTRACE_STORE or ~/.llmtrace/llmtrace.db",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug output")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")

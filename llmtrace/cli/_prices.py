@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from llmtrace import pricing
-from llmtrace.cli._common import format_table, open_store, usd
+from llmtrace.cli._common import connect_store, format_table, usd
 
 
 def register(commands: Any) -> None:
@@ -71,7 +71,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _usage_rows(args: argparse.Namespace, *, only_missing: bool) -> int:
-    store = open_store(args)
+    store = connect_store(args)
     try:
         usage = store.model_usage(project=args.project)
     finally:

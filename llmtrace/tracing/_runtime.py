@@ -21,9 +21,8 @@ from llmtrace import semconv as sc
 from llmtrace._config import Settings
 from llmtrace._version import __version__
 from llmtrace.exceptions import ConfigError
-from llmtrace.store import Store, open_store
+from llmtrace.store import RestStore, Store, open_store
 from llmtrace.store._engine import normalize_url
-from llmtrace.store._rest import API_KEY_ENV
 from llmtrace.tracing._payload import to_json
 from llmtrace.tracing._processor import ExportProcessor, ExportStats, StampProcessor
 from llmtrace.tracing._redact import Redactor
@@ -79,7 +78,7 @@ class Runtime:
         headers = None
         if self._remote:
             otlp = settings.store_url().rstrip("/") + "/v1/traces"
-            headers = _server_headers()
+            headers = _server_headers(settings.api_key)
         if otlp:
             batch = BatchSpanProcessor(_otlp_exporter(otlp, headers))
             self._extra.append(batch)
@@ -111,7 +110,11 @@ class Runtime:
         store is an llmtrace server (spans still travel over OTLP)."""
         with self._store_lock:
             if self._store is None:
-                self._store = open_store(self.settings.store_url())
+                url = self.settings.store_url()
+                if self._remote:
+                    self._store = RestStore(url, api_key=self.settings.api_key)
+                else:
+                    self._store = open_store(url)
             return self._store
 
     def capture(self, kind: str, value: object) -> str | None:
@@ -154,11 +157,11 @@ class Runtime:
             self._store.close()
 
 
-def _server_headers() -> dict[str, str] | None:
-    """Headers of OTLP exports to an llmtrace server: its API key (`$LLMTRACE_API_KEY`, the
-    key `RestStore` sends) on top of any `OTEL_EXPORTER_OTLP_*HEADERS`. The key goes only to the
-    configured server, never to a separate `otlp_endpoint`."""
-    key = os.environ.get(API_KEY_ENV, "").strip()
+def _server_headers(api_key: str | None) -> dict[str, str] | None:
+    """Headers of OTLP exports to an llmtrace server: its API key (the `api_key` setting, i.e.
+    `$LLMTRACE_API_KEY`, the key `RestStore` sends) on top of any `OTEL_EXPORTER_OTLP_*HEADERS`.
+    The key goes only to the configured server, never to a separate `otlp_endpoint`."""
+    key = (api_key or "").strip()
     if not key:
         return None  # the exporter reads OTEL_EXPORTER_OTLP_*HEADERS itself
     from opentelemetry.util.re import parse_env_headers

@@ -78,7 +78,21 @@ def test_the_api_key_goes_with_spans_and_queries(
 
 
 def test_the_exporter_headers(monkeypatch: pytest.MonkeyPatch) -> None:
-    assert _runtime._server_headers() is None  # no key: the exporter's own env handling
-    monkeypatch.setenv("LLMTRACE_API_KEY", "llmt_secret")
+    assert _runtime._server_headers(None) is None  # no key: the exporter's own env handling
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_HEADERS", "x-team=ml,Authorization=Basic%20abc")
-    assert _runtime._server_headers() == {"x-team": "ml", "authorization": "Bearer llmt_secret"}
+    assert _runtime._server_headers("llmt_secret") == {
+        "x-team": "ml",
+        "authorization": "Bearer llmt_secret",
+    }
+
+
+def test_configure_api_key_argument(live_server: Callable[..., LiveServer]) -> None:
+    live = live_server(auth=True)
+    _, secret = live.store.create_api_key("app")
+    settings = llmtrace.configure(
+        store=live.url, api_key=secret, project="arg", flush_interval=0.05
+    )
+    assert secret not in repr(settings)  # never printed with the settings
+    answer("with an argument")
+    assert llmtrace.flush(10)
+    assert [t.name for t in llmtrace.search_traces(project="arg")] == ["answer"]
