@@ -37,7 +37,16 @@ from llmtrace.exceptions import (
 from llmtrace.integrations import instrument, uninstrument
 from llmtrace.pricing import set_price
 from llmtrace.semconv import SpanStatus, SpanType
-from llmtrace.store import Assessment, Span, SqlStore, Store, Trace, TraceInfo, TraceList
+from llmtrace.store import (
+    Assessment,
+    RestStore,
+    Span,
+    SqlStore,
+    Store,
+    Trace,
+    TraceInfo,
+    TraceList,
+)
 from llmtrace.tracing import (
     ContextThreadPoolExecutor,
     LiveSpan,
@@ -92,6 +101,7 @@ __all__ = [
     "LlmtraceError",
     "MigrationError",
     "NotFoundError",
+    "RestStore",
     "Span",
     "SpanStatus",
     "SpanType",

