@@ -72,6 +72,9 @@ class AssessmentPatch(_Strict):
     error: str | None = None
 
 
+MAX_TIME_NS = 2**64 - 1
+
+
 class SpanRecordIn(_Strict):
     """One finished span, in `llmtrace.store.SpanRecord` form."""
 
@@ -79,8 +82,11 @@ class SpanRecordIn(_Strict):
     span_id: Annotated[str, Field(pattern=SPAN_ID, description="16 lowercase hex digits")]
     parent_span_id: Annotated[str, Field(pattern=SPAN_ID)] | None = None
     name: str
-    start_time_ns: Annotated[int, Field(ge=0, description="nanoseconds since the Unix epoch")]
-    end_time_ns: Annotated[int, Field(ge=0)]
+    # OTLP's range (unsigned 64-bit nanoseconds, up to the year 2554): every backend holds it.
+    start_time_ns: Annotated[
+        int, Field(ge=0, le=MAX_TIME_NS, description="nanoseconds since the Unix epoch")
+    ]
+    end_time_ns: Annotated[int, Field(ge=0, le=MAX_TIME_NS)]
     status: Literal["UNSET", "OK", "ERROR"] = "UNSET"
     status_message: str | None = None
     attributes: dict[str, Any] = Field(default_factory=dict)

@@ -209,6 +209,7 @@ def test_malformed_and_mistyped_bodies_are_400(sqlite_server: LiveServer) -> Non
         ("POST", "/spans", bad_span(start_time_ns="1")),
         ("POST", "/spans", bad_span(start_time_ns=1.5)),
         ("POST", "/spans", bad_span(end_time_ns=0)),  # before the start
+        ("POST", "/spans", bad_span(end_time_ns=2**64)),  # past OTLP's range (year 2554)
         ("POST", "/spans", bad_span(is_local_root="yes")),
         ("POST", "/spans", bad_span(status="FINE")),
         ("POST", "/spans", bad_span(attributes=[1])),
