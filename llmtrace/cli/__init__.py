@@ -10,6 +10,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -44,7 +45,26 @@ def build_parser() -> argparse.ArgumentParser:
     _experiments.register(commands)
     _server.register(commands)
     _keys.register(commands)
+    _register_plugins(commands)
     return parser
+
+
+PLUGIN_GROUP = "llmtrace.cli"
+
+
+def _register_plugins(commands: Any) -> None:
+    """Command groups of other packages (entry points in group `llmtrace.cli`, each a
+    `register(commands)` function): how `llmtrace eval` comes from the `evaluators` package
+    without llmtrace importing it. A plugin that fails to load is reported, never fatal."""
+    from importlib.metadata import entry_points
+
+    for entry in entry_points(group=PLUGIN_GROUP):
+        try:
+            entry.load()(commands)
+        except Exception as exc:  # a broken plugin must not take the whole CLI down
+            logging.getLogger("llmtrace").warning(
+                "CLI plugin %s (%s) failed to load: %s", entry.name, entry.value, exc
+            )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
