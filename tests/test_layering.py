@@ -393,6 +393,49 @@ def test_store_exemptions_are_still_needed(path: str, imports: list[Import]) -> 
     )
 
 
+# --- evaluators and dashboard use the public API of llmtrace only ----------------------------
+
+CONSUMERS = ("evaluators", "dashboard")
+
+
+def private_llmtrace_import(target: str) -> str | None:
+    """Why an import of `target` from evaluators/dashboard is not allowed, or None."""
+    parts = target.split(".")
+    if parts[0] != PACKAGE:
+        return None
+    if any(part.startswith("_") for part in parts[1:]):
+        return "evaluators and dashboard use llmtrace's public API only (no private modules)"
+    if len(parts) > 1 and parts[1] in ("server", "cli"):
+        return "evaluators and dashboard talk to a Store, never to the server or CLI modules"
+    return None
+
+
+def consumer_imports() -> list[Import]:
+    found: list[Import] = []
+    for top in CONSUMERS:
+        for file in sorted((REPO / top).rglob("*.py")):
+            rel = file.relative_to(REPO).as_posix()
+            found.extend(find_imports(file.read_text(encoding="utf-8"), rel))
+    return found
+
+
+def test_evaluators_and_dashboard_use_the_public_api_only() -> None:
+    bad = [
+        f"  {imp}  [{why}]"
+        for imp in consumer_imports()
+        if (why := private_llmtrace_import(imp.target)) is not None
+    ]
+    assert not bad, "private llmtrace imports:\n" + "\n".join(bad)
+
+
+def test_private_import_check_is_not_vacuous() -> None:
+    assert private_llmtrace_import("llmtrace.store._sql")
+    assert private_llmtrace_import("llmtrace._api")
+    assert private_llmtrace_import("llmtrace.server")
+    assert private_llmtrace_import("llmtrace.store") is None
+    assert private_llmtrace_import("numpy._core") is None
+
+
 # --- the checker catches violations (self-check on synthetic sources) --------------------------
 
 
