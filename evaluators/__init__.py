@@ -1,7 +1,36 @@
-"""llmtrace's evaluation engine (scorers, runs, CI gates).
+"""llmtrace's evaluation engine: score datasets and pipelines, store results as runs.
 
-The engine lands with the evaluation issue; this package only reserves the import name in the
-distribution so that the layout of the design card holds from the first release.
+Example:
+    >>> from evaluators import evaluate
+    >>> from evaluators.scorers import ExactMatch
+    >>> result = evaluate(rows, predict=answer, scorers=[ExactMatch()], experiment="qa")
+    >>> result.metrics, result.passed, result.run_id
 """
 
-__all__: list[str] = []
+from __future__ import annotations
+
+from evaluators._aggregate import Aggregate, bootstrap_ci
+from evaluators._data import DataError
+from evaluators._evaluate import aevaluate, evaluate
+from evaluators._results import EvaluationResult, RowResult, load_results
+from evaluators._runner import EvaluationContext
+from evaluators._types import Row, Score, Scorer, ScoreValue, as_text
+from evaluators.scorers import scorer
+
+__all__ = [
+    "Aggregate",
+    "DataError",
+    "EvaluationContext",
+    "EvaluationResult",
+    "Row",
+    "RowResult",
+    "Score",
+    "ScoreValue",
+    "Scorer",
+    "aevaluate",
+    "as_text",
+    "bootstrap_ci",
+    "evaluate",
+    "load_results",
+    "scorer",
+]

@@ -66,6 +66,7 @@ class Row:
     - `expectations`: ground truth, e.g. `{"expected_response": "...", "expected_facts": [...]}`.
     - `context`: retrieved documents (strings) for RAG scorers.
     - `trace_id`, `latency_ms`, `input_tokens`, `output_tokens`, `cost`: from the row's trace.
+    - `error`: why `predict` failed on this row (scorers are then skipped), else None.
     """
 
     index: int
@@ -75,6 +76,7 @@ class Row:
     context: list[str] | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
     trace_id: str | None = None
+    error: str | None = None
     latency_ms: float | None = None
     input_tokens: int | None = None
     output_tokens: int | None = None
@@ -123,17 +125,36 @@ class Scorer(ABC):
     """Base of every scorer. Subclasses set `name` and implement `score`.
 
     `source_type` is how the score is stored as an assessment ("CODE", "LLM_JUDGE", "HUMAN").
-    `needs_judge` scorers get the evaluation's `Judge` (None otherwise). `score` may return one
-    `Score` (stored under `name`) or a mapping of several (stored as `name/<key>`).
+    `needs_judge` scorers get the evaluation's `Judge` (None otherwise). `threshold`, when set,
+    makes a numeric value pass when it is `>= threshold` (unless the `Score` says `passed`).
+    `lower_is_better` tells comparisons that a drop is an improvement (latency, cost).
+    `score` may return one `Score` (stored under `name`) or a mapping of several (stored as
+    `name/<key>`).
     """
 
     name: str = "scorer"
+    threshold: float | None = None
+    lower_is_better: ClassVar[bool] = False
     source_type: ClassVar[str] = "CODE"
     needs_judge: ClassVar[bool] = False
 
     @abstractmethod
     async def score(self, row: Row, judge: Judge | None) -> Score | Mapping[str, Score]:
         """Score one row. Raise or return `Score.failed(...)` when it cannot be scored."""
+
+    def verdict(self, score: Score) -> bool | None:
+        """Whether `score` passes: its own `passed`, else a number against `threshold`, else a
+        bool value; None when the scorer makes no pass/fail call (labels, no threshold)."""
+        if score.error is not None:
+            return False
+        if score.passed is not None:
+            return score.passed
+        if isinstance(score.value, bool):
+            return score.value
+        number = score.as_float()
+        if self.threshold is not None and number is not None:
+            return number >= self.threshold
+        return None
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r})"

@@ -1,0 +1,33 @@
+"""Scorers: code checks (`ExactMatch`, `Regex`, `JsonValid`, `JsonSchema`, `Length`,
+`Latency`, `Tokens`, `Cost`, `PII`) and `@scorer` for any function."""
+
+from __future__ import annotations
+
+from evaluators.scorers._code import (
+    PII,
+    Cost,
+    ExactMatch,
+    JsonSchema,
+    JsonValid,
+    Latency,
+    Length,
+    Regex,
+    Tokens,
+    find_pii,
+)
+from evaluators.scorers._function import FunctionScorer, scorer
+
+__all__ = [
+    "PII",
+    "Cost",
+    "ExactMatch",
+    "FunctionScorer",
+    "JsonSchema",
+    "JsonValid",
+    "Latency",
+    "Length",
+    "Regex",
+    "Tokens",
+    "find_pii",
+    "scorer",
+]
