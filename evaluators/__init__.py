@@ -10,6 +10,7 @@ Example:
 from __future__ import annotations
 
 from evaluators._aggregate import Aggregate, bootstrap_ci
+from evaluators._compare import Comparison, MetricComparison, compare, compare_frames
 from evaluators._data import DataError
 from evaluators._evaluate import aevaluate, evaluate
 from evaluators._results import EvaluationResult, RowResult, load_results
@@ -19,9 +20,11 @@ from evaluators.scorers import scorer
 
 __all__ = [
     "Aggregate",
+    "Comparison",
     "DataError",
     "EvaluationContext",
     "EvaluationResult",
+    "MetricComparison",
     "Row",
     "RowResult",
     "Score",
@@ -30,6 +33,8 @@ __all__ = [
     "aevaluate",
     "as_text",
     "bootstrap_ci",
+    "compare",
+    "compare_frames",
     "evaluate",
     "load_results",
     "scorer",

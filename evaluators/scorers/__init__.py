@@ -16,6 +16,7 @@ from evaluators.scorers._code import (
     find_pii,
 )
 from evaluators.scorers._function import FunctionScorer, scorer
+from evaluators.scorers._toxicity_local import LocalToxicity
 
 __all__ = [
     "PII",
@@ -26,6 +27,7 @@ __all__ = [
     "JsonValid",
     "Latency",
     "Length",
+    "LocalToxicity",
     "Regex",
     "Tokens",
     "find_pii",
