@@ -1,8 +1,12 @@
-"""Run the three benchmarks (each in its own process) and print one summary table.
+"""Run the benchmarks (each in its own process) and print one summary table.
 
-    python bench/run_all.py              # full run (several minutes; MLflow if set up)
-    python bench/run_all.py --quick      # smoke run, < 60 s, SQLite only, no MLflow
+    python bench/run_all.py              # full run (~20 minutes; MLflow if set up)
+    python bench/run_all.py --quick      # smoke run, ~2 minutes, SQLite only, no MLflow
     python bench/run_all.py --out DIR    # also keep each benchmark's JSON results in DIR
+    python bench/run_all.py --only tracking,openai      # a subset
+
+The benchmarks: (a) overhead, (b) persist, (c) search, (d) openai (the integration's overhead
+against a local server; no peer), (e) tracking (experiment tracking beside MLflow's).
 
 Each benchmark prints its own detailed table as it finishes; the summary compares llmtrace with
 the bare OpenTelemetry span and with MLflow against the targets of the issue.
@@ -24,7 +28,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import fmt, machine_info, peer_python, print_table
 
-BENCHES = ("bench_overhead", "bench_persist", "bench_search")
+BENCHES = ("bench_overhead", "bench_persist", "bench_search", "bench_openai", "bench_tracking")
+# bench_openai has no peer (its flags: --quick only); the others share _common's flags.
+_NO_PEER = {"bench_openai"}
+
+
+def _flags(name: str, quick: bool, peer: bool, no_peer: bool) -> list[str]:
+    """The command-line flags `name` accepts of the ones run_all was given."""
+    flags = ["--quick"] if quick else []
+    if name not in _NO_PEER:
+        flags += ["--peer"] if peer else []
+        flags += ["--no-peer"] if no_peer else []
+    if name == "bench_tracking" and quick:
+        flags += ["--backends", "sqlite"]  # the smoke run stays off the servers
+    return flags
 
 
 def _run(name: str, out_dir: Path, extra: list[str]) -> dict[str, Any] | None:
@@ -117,6 +134,65 @@ def summary(results: dict[str, dict[str, Any] | None]) -> list[list[Any]]:
                 [f"(c) filters under 50 ms, {backend}", f"{len(fast)} of {len(q)}", "—",
                  "—", "all", "—"]
             )  # fmt: skip
+    rows += _summary_openai(results.get("bench_openai"))
+    rows += _summary_tracking(results.get("bench_tracking"))
+    return rows
+
+
+def _summary_openai(op: dict[str, Any] | None) -> list[list[Any]]:
+    """(d): the traced mode's overhead per call against the uninstrumented client."""
+    if not op:
+        return []
+    target = op.get("target_percent", 5.0)
+    rows: list[list[Any]] = []
+    for name, by_mode in op["results"].items():
+        traced = by_mode["traced"]
+        pct = traced["overhead_median_pct"]
+        rows.append(
+            [f"(d) instrument('openai'), {name}: added per call",
+             f"{pct:+.1f} % ({traced['added_us_median']:,.0f} µs)", "—", "not measured",
+             f"< {target:g} %", _verdict(pct < target)]
+        )  # fmt: skip
+    return rows
+
+
+def _summary_tracking(tr: dict[str, Any] | None) -> list[list[Any]]:
+    """(e): per backend, µs per log_param / log_metric and search_runs page 1, beside MLflow."""
+    if not tr:
+        return []
+    rows: list[list[Any]] = []
+    params, points = tr["sizes"]["params"], tr["sizes"]["points"]
+    for backend, res in tr["results"].items():
+        ours, peer = res["llmtrace"], res.get("mlflow", {})
+        theirs = None if "skipped" in peer else peer
+        for label, key, calls in (
+            ("log_param", "params_s", params),
+            ("log_metric", "metrics_s", points),
+        ):
+            a = ours["log"]["loop"][key] / calls * 1e6
+            b = theirs["log"]["loop"][key] / calls * 1e6 if theirs else None
+            ratio = b / a if b else None
+            rows.append(
+                [f"(e) µs per {label}, {backend}", fmt(a, 0),
+                 "—", f"{fmt(b, 0)} ({ratio:.1f}x)" if b else "—",
+                 "≥ 5x faster", _verdict(None if ratio is None else ratio >= 5)]
+            )  # fmt: skip
+        search = ours["search"]
+        for label, a, b in (
+            ("first search after load", search["first_call_ms"],
+             theirs["search"].get("first_call_ms") if theirs else None),
+            ("page 1, as loaded", search["as_loaded"]["first_page_ms"],
+             theirs["search"]["as_loaded"]["first_page_ms"] if theirs else None),
+            ("page 1, analysed", search["analyzed"]["first_page_ms"],
+             theirs["search"]["analyzed"]["first_page_ms"] if theirs else None),
+        ):  # fmt: skip
+            ratio = b / a if b else None
+            met = a < 200 and (ratio is None or ratio >= 5)
+            rows.append(
+                [f"(e) search_runs ms, {label}, {backend} {search['runs'] // 1000}k runs",
+                 fmt(a), "—", f"{fmt(b)} ({ratio:.1f}x)" if b else "—",
+                 "< 200 ms, ≥ 5x", _verdict(met if ratio is not None else None)]
+            )  # fmt: skip
     return rows
 
 
@@ -128,12 +204,10 @@ def main(argv: list[str] | None = None) -> None:
     peer.add_argument("--peer", action="store_true", help="measure MLflow even with --quick")
     peer.add_argument("--no-peer", action="store_true", help="skip MLflow")
     parser.add_argument("--out", help="directory for the JSON results (default: a temp dir)")
-    parser.add_argument("--only", help="comma-separated subset: overhead,persist,search")
+    parser.add_argument(
+        "--only", help="comma-separated subset: overhead,persist,search,openai,tracking"
+    )
     args = parser.parse_args(argv)
-    extra = [
-        f for f, on in (("--quick", args.quick), ("--peer", args.peer), ("--no-peer", args.no_peer))
-        if on
-    ]  # fmt: skip
     names = BENCHES
     if args.only:
         wanted = {f"bench_{w.strip()}" for w in args.only.split(",")}
@@ -144,7 +218,10 @@ def main(argv: list[str] | None = None) -> None:
         out_dir = Path(args.out) if args.out else Path(tmp)
         out_dir.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
-        results = {name: _run(name, out_dir, extra) for name in names}
+        results = {
+            name: _run(name, out_dir, _flags(name, args.quick, args.peer, args.no_peer))
+            for name in names
+        }
         total = time.perf_counter() - t0
     print("\n=== summary")
     print(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import select
+import time
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +74,11 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def create_engine(url: str, **kwargs: Any) -> sa.Engine:
-    """An Engine for any supported store URL, with WAL and a busy timeout on SQLite."""
+    """An Engine for any supported store URL, with WAL and a busy timeout on SQLite.
+
+    On PostgreSQL and MySQL/MariaDB pooled connections are checked cheaply on checkout (see
+    `IDLE_PING_S`); a connection that died in the pool is replaced transparently.
+    """
     parsed = normalize_url(url)
     backend = parsed.get_backend_name()
     options: dict[str, Any] = {}
@@ -88,14 +94,78 @@ def create_engine(url: str, **kwargs: Any) -> sa.Engine:
         else:
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     else:
-        options["pool_pre_ping"] = True
         options["pool_recycle"] = 3600
     options.update(kwargs)
     engine = sa.create_engine(parsed, **options)
     if backend == "sqlite":
         sa.event.listen(engine, "connect", _sqlite_pragmas)
         sa.event.listen(engine, "begin", _sqlite_begin)
+    elif not options.get("pool_pre_ping"):
+        _watch_liveness(engine)
     return engine
+
+
+# --- liveness of pooled server connections ------------------------------------------------------
+#
+# SQLAlchemy's `pool_pre_ping` costs a round trip (~120 µs on PostgreSQL here) on every checkout,
+# as much as a whole one-statement `log_metric`. A pooled connection that died while it sat in
+# the pool (server restart, `pg_terminate_backend`, MySQL's wait_timeout) has, in practice, a
+# readable socket: the server's "terminating connection" message or the peer's FIN. So the
+# checkout asks the kernel instead (poll with a zero timeout, a few µs) and pings for real only
+# when the socket is readable or the connection sat idle longer than `IDLE_PING_S` (where a
+# firewall may have dropped it silently). A failed ping invalidates the pool's connections, and
+# the checkout connects afresh, as `pool_pre_ping` would. `pool_pre_ping=True` given to
+# `create_engine` keeps SQLAlchemy's own pre-ping instead.
+
+#: A pooled connection idle for longer than this is pinged before use (seconds).
+IDLE_PING_S = 30.0
+_CHECKED_IN_AT = "llmtrace_checked_in_at"
+
+
+def _socket_of(dbapi_conn: Any) -> int | None:
+    """The connection's socket descriptor (psycopg, psycopg2: fileno(); PyMySQL: _sock)."""
+    try:
+        if hasattr(dbapi_conn, "fileno"):
+            return int(dbapi_conn.fileno())
+        sock = getattr(dbapi_conn, "_sock", None)
+        return None if sock is None else int(sock.fileno())
+    except Exception:  # closed, or a driver without a socket we can see
+        return None
+
+
+def _readable(fd: int) -> bool:
+    """Whether the socket has data, EOF or an error pending (never blocks)."""
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(fd, select.POLLIN | select.POLLPRI | select.POLLERR | select.POLLHUP)
+        return bool(poller.poll(0))
+    readable, _, failed = select.select([fd], [], [fd], 0)  # Windows: sockets only, as here
+    return bool(readable or failed)
+
+
+def _watch_liveness(engine: sa.Engine) -> None:
+    dialect = engine.dialect
+
+    def checkin(_dbapi_conn: Any, record: Any) -> None:
+        record.info[_CHECKED_IN_AT] = time.monotonic()
+
+    def checkout(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.pop(_CHECKED_IN_AT, None)
+        if since is None:  # a new connection: it just talked to the server
+            return
+        fd = _socket_of(dbapi_conn)
+        idle = time.monotonic() - since
+        if fd is not None and idle <= IDLE_PING_S and not _readable(fd):
+            return
+        try:
+            dialect.do_ping(dbapi_conn)
+        except Exception as exc:
+            # The pool drops this connection (and the others of its age: a restarted server
+            # lost them all) and checks out a new one; connecting raises if the server is down.
+            raise sa.exc.InvalidatePoolError(f"pooled connection is dead: {exc}") from exc
+
+    sa.event.listen(engine, "checkin", checkin)
+    sa.event.listen(engine, "checkout", checkout)
 
 
 def _sqlite_begin(conn: sa.Connection) -> None:
@@ -103,4 +173,4 @@ def _sqlite_begin(conn: sa.Connection) -> None:
     conn.exec_driver_sql(f"BEGIN {mode}")
 
 
-__all__ = ["SQLITE_BEGIN", "create_engine", "normalize_url"]
+__all__ = ["IDLE_PING_S", "SQLITE_BEGIN", "create_engine", "normalize_url"]

@@ -14,8 +14,10 @@ Hot paths (`_tracking_write`): `latest_metrics` is upserted with the "latest" or
 the upsert's WHERE (SQLite, PostgreSQL; MySQL/MariaDB read and update it), the history goes
 through the driver's executemany, and on PostgreSQL a batch of metrics and/or tags is one
 statement (lock, check, history, latest values, tags) run in autocommit on the driver's
-connection: one round trip, one transaction. Batches with params keep the transaction: the
-stored params must be read after the run's lock is taken, by a later statement.
+connection: one round trip, one transaction. So is one param alone (`log_param`): the insert
+skips a stored key (`ON CONFLICT DO NOTHING`, which sees committed rows beyond the statement's
+snapshot), and only then is the stored value compared. Params with anything else run the same
+statement inside a transaction, so that a param stored with another value refuses the batch.
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ from llmtrace.store._tracking_values import (
     prepare_metrics,
 )
 from llmtrace.store._tracking_write import (
+    check_params_written,
     check_stages,
     exists_error,
     insert_kv,
@@ -69,6 +72,7 @@ from llmtrace.store._tracking_write import (
     lock_experiment,
     lock_run,
     run_statement,
+    stored_params,
     touch_experiment,
     upsert_kv,
     utcnow,
@@ -129,13 +133,19 @@ class TrackingMixin(TrackingReadMixin):
         return its first row; again after a deadlock or lock timeout (PostgreSQL's hot path).
 
         SQLAlchemy's Connection costs as much as the rest of a `log_metric` here (~75 µs);
-        driver errors are wrapped as SQLAlchemy's (IntegrityError, OperationalError, ...), and
-        a connection that broke is invalidated, as a Connection would do.
+        driver errors, failing to connect included, are wrapped as SQLAlchemy's
+        (IntegrityError, OperationalError, ...), and a connection that broke is invalidated,
+        as a Connection would do. A broken connection is not retried: the statement may have
+        committed (the pool's checkout replaces connections that died while pooled).
         """
         dialect = self.engine.dialect
         dbapi_error: type[Exception] = dialect.loaded_dbapi.Error
         for attempt in range(WRITE_ATTEMPTS):
-            raw = self.engine.raw_connection()
+            try:
+                raw = self.engine.raw_connection()
+            except dbapi_error as exc:  # could not connect: wrapped as a Connection would
+                wrapped = DBAPIError.instance(None, None, exc, dbapi_error, dialect=dialect)
+                raise wrapped from exc
             try:
                 driver = raw.driver_connection
                 assert driver is not None
@@ -442,19 +452,41 @@ class TrackingMixin(TrackingReadMixin):
             if tag_map:
                 upsert_kv(conn, run_tags_t, run_id, tag_map, what="tag")
 
+        def pg_work(conn: sa.Connection) -> None:
+            row = conn.exec_driver_sql(*run_statement(run_id, points, tag_map, param_map)).first()
+            check_stages(row, run_id)
+            check_params_written(
+                row, run_id, param_map, lambda keys: stored_params(conn, run_id, keys)
+            )
+
         try:
-            if not param_map and (points or tag_map) and self._postgresql:
-                # The run's lock and check, the history, the latest values and the tags: one
-                # statement (params need the transaction: see the module's docstring).
-                check_stages(self._write_statement(*run_statement(run_id, points, tag_map)), run_id)
-            else:
+            if not self._postgresql or not (points or tag_map or param_map):
                 self._write(work)
+            elif len(param_map) > 1 or (param_map and (points or tag_map)):
+                # A param stored with another value refuses the whole batch: one statement,
+                # in a transaction that a refusal rolls back.
+                self._write(pg_work)
+            else:
+                # Metrics and tags, or one param alone: one statement, its own transaction.
+                row = self._write_statement(*run_statement(run_id, points, tag_map, param_map))
+                check_stages(row, run_id)
+                if param_map:
+                    check_params_written(row, run_id, param_map, self._stored_params(run_id))
         except IntegrityError as exc:
             # Keys that one database sees as equal (MySQL: "lr" and "LR") in one batch.
             raise InvalidParameterError(
                 f"log_batch to run {run_id!r} has keys the database treats as duplicates "
                 f"(MySQL/MariaDB compare keys case-insensitively): {exc.orig}"
             ) from exc
+
+    def _stored_params(self, run_id: str) -> Callable[[list[str]], dict[str, str]]:
+        """A reader of the run's stored params, each call in its own connection."""
+
+        def read(keys: list[str]) -> dict[str, str]:
+            with self.engine.connect() as conn:
+                return stored_params(conn, run_id, keys)
+
+        return read
 
     def log_metric(
         self,

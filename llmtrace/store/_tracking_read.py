@@ -17,6 +17,7 @@ from sqlalchemy.dialects import postgresql
 from llmtrace.exceptions import InvalidQueryError, NotFoundError
 from llmtrace.store._pagination import decode_token, encode_token, query_fingerprint
 from llmtrace.store._run_filter import SortKey, compile_run_filter, parse_run_order_by
+from llmtrace.store._tracking_stats import PlannerStats
 from llmtrace.store._tracking_values import decode_value
 from llmtrace.store.models import (
     ExperimentRow,
@@ -186,6 +187,17 @@ class TrackingReadMixin:
     """Reads of experiments and runs; `SqlStore` provides `engine`."""
 
     engine: sa.Engine
+    _planner_stats: PlannerStats | None = None
+
+    def _ensure_planner_stats(self) -> None:
+        """PostgreSQL: ANALYZE tracking tables that were filled but never analysed (once;
+        see `_tracking_stats`)."""
+        if self.engine.dialect.name != "postgresql":
+            return
+        stats = self._planner_stats
+        if stats is None:
+            stats = self._planner_stats = PlannerStats()
+        stats.ensure(self.engine)
 
     def get_experiment(self, experiment_id: str) -> Experiment:
         """The experiment with this id (active or deleted); NotFoundError if unknown."""
@@ -266,7 +278,9 @@ class TrackingReadMixin:
 
         `view` is "active" (default), "deleted" or "all"; runs of a deleted experiment count
         as deleted. Keys sort NULLs (missing metrics, params, tags, NaN) last; run_id breaks
-        ties. `next_page_token` of the result continues the same query.
+        ties. `next_page_token` of the result continues the same query. On PostgreSQL, the
+        first search of a store may ANALYZE tracking tables that have no statistics yet
+        (`_tracking_stats`).
 
         Example:
             >>> store.search_runs([exp_id], "metrics.loss < 0.3", order_by=["metrics.loss"])
@@ -287,6 +301,7 @@ class TrackingReadMixin:
         if page_token:
             parts = "experiment ids, filter, order_by or view"
             after = decode_token(page_token, fingerprint, len(keys), parts)
+        self._ensure_planner_stats()
 
         with self.engine.connect() as conn:
             q = sa.select(experiments_t.c.experiment_id, experiments_t.c.lifecycle_stage)

@@ -1,6 +1,12 @@
 """Row-level writes of experiment tracking, inside a transaction that `TrackingMixin` opens
 (or, on PostgreSQL, one statement that is its own transaction: `run_statement`).
 
+Params are immutable: PostgreSQL inserts them with `ON CONFLICT DO NOTHING` inside
+`run_statement` (the conflict check sees committed rows even where the statement's snapshot
+does not) and compares stored values only for the keys that conflicted (`check_params_written`);
+the other backends read the stored values after the run's lock and insert the rest
+(`insert_params`).
+
 The statements on the hot path (`log_metric`, `log_batch`, `set_tag`) are built once: building
 a Core statement costs about as much as SQLite running it. Metric rows bypass SQLAlchemy's
 per-row parameter handling (the driver's executemany, or PostgreSQL arrays through unnest).
@@ -9,7 +15,7 @@ per-row parameter handling (the driver's executemany, or PostgreSQL arrays throu
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from itertools import repeat
 from typing import Any
@@ -123,23 +129,62 @@ def lock_run(conn: sa.Connection, run_id: str, *, active: bool = True) -> Any:
     return row
 
 
-def insert_params(conn: sa.Connection, run_id: str, params: dict[str, str]) -> None:
-    """Insert new params; same value again is a no-op, another value an error (nothing written)."""
+def stored_params(conn: sa.Connection, run_id: str, keys: Iterable[str]) -> dict[str, str]:
+    """The stored values of these param keys of the run (keys never logged are left out)."""
     stored: dict[str, str] = {}
-    for chunk in chunks(sorted(params)):
+    for chunk in chunks(sorted(keys)):
         found = conn.execute(_STORED_PARAMS, {"run_id": run_id, "keys": list(chunk)})
         stored.update((k, v) for k, v in found)
-    colliding(stored, params, "param")
-    for key, old in stored.items():
+    return stored
+
+
+def refuse_changed_params(run_id: str, params: dict[str, str], stored: dict[str, str]) -> None:
+    """InvalidParameterError for the first key (in key order) whose stored value differs."""
+    for key in sorted(stored):
+        old = stored[key]
         if params[key] != old:
             raise InvalidParameterError(
                 f"param {key!r} of run {run_id!r} is already {show(old, 100)}; params are "
                 f"immutable, so it cannot become {show(params[key], 100)} (log it under another "
                 "key, or start a new run)"
             )
+
+
+def insert_params(conn: sa.Connection, run_id: str, params: dict[str, str]) -> None:
+    """Insert new params; same value again is a no-op, another value an error (nothing written)."""
+    stored = stored_params(conn, run_id, params)
+    colliding(stored, params, "param")
+    refuse_changed_params(run_id, params, stored)
     rows = [{"run_id": run_id, "key": k, "value": v} for k, v in params.items() if k not in stored]
     if rows:
         conn.execute(_INSERT_PARAMS, rows)
+
+
+def check_params_written(
+    row: Any,
+    run_id: str,
+    params: dict[str, str],
+    read_stored: Callable[[list[str]], dict[str, str]],
+) -> None:
+    """After `run_statement` with params (and `check_stages` on its `row`): refuse the batch if
+    a param that was already stored has another value.
+
+    `row[2]` counts the params inserted; when it falls short, some keys were stored before.
+    For one param, `row[3]` is its stored value as the statement's snapshot saw it; when the
+    snapshot missed it (a writer committed it while this statement waited for the run's lock)
+    or for several params, `read_stored` reads the stored values (for a batch, in the same
+    transaction, so that raising rolls the batch back).
+    """
+    if row[2] == len(params):
+        return
+    snapshot = row[3] if len(params) == 1 else None
+    if snapshot is not None:
+        stored = {next(iter(params)): snapshot}
+    else:
+        stored = read_stored(sorted(params))
+        if not stored:  # a conflict, then nothing stored: the run's row was deleted since
+            raise NotFoundError(f"run {run_id!r} not found")
+    refuse_changed_params(run_id, params, stored)
 
 
 def insert_metrics(conn: sa.Connection, run_id: str, points: MetricRows) -> None:
@@ -303,28 +348,62 @@ _PG_TAGS = """g AS (
   WHERE EXISTS (SELECT 1 FROM ok)
   ON CONFLICT (run_id, key) DO UPDATE SET value = excluded.value
 )"""
+# Params: inserted unless the key is stored (ON CONFLICT waits for a concurrent inserter and
+# sees committed rows that the snapshot cannot); RETURNING counts the new ones. One param is
+# bound as scalars, and the result also reads its stored value from the snapshot, so that
+# logging it again with the same value needs no second round trip.
+_PG_PARAM = """pp AS (
+  INSERT INTO params (run_id, key, value)
+  SELECT %(run_id)s, %(param_key)s::varchar, %(param_value)s::varchar FROM ok
+  ON CONFLICT (run_id, key) DO NOTHING
+  RETURNING 1
+)"""
+_PG_PARAMS = """pp AS (
+  INSERT INTO params (run_id, key, value)
+  SELECT %(run_id)s, u.k, u.v
+  FROM unnest(%(param_keys)s::varchar[], %(param_values)s::varchar[]) AS u(k, v)
+  WHERE EXISTS (SELECT 1 FROM ok)
+  ON CONFLICT (run_id, key) DO NOTHING
+  RETURNING 1
+)"""
 _PG_RESULT = "SELECT run_stage, experiment_stage FROM r"
+_PG_RESULT_PARAMS = "SELECT run_stage, experiment_stage, (SELECT count(*) FROM pp) FROM r"
+_PG_RESULT_PARAM = """SELECT run_stage, experiment_stage, (SELECT count(*) FROM pp),
+  (SELECT p.value FROM params AS p WHERE p.run_id = %(run_id)s AND p.key = %(param_key)s)
+FROM r"""
 
 
 @functools.cache
-def _pg_statement(metrics: str, tags: bool) -> str:
-    """`_PG_LOCK`, then the parts for `metrics` ("", "point" or "many") and tags."""
+def _pg_statement(metrics: str, tags: bool, params: str = "") -> str:
+    """`_PG_LOCK`, then the parts for `metrics` ("", "point" or "many"), tags and `params`
+    ("", "one" or "many")."""
     parts = [_PG_LOCK]
     if metrics:
         parts.append(_PG_POINT if metrics == "point" else _PG_METRICS)
     if tags:
         parts.append(_PG_TAGS)
-    return ", ".join(parts) + "\n" + _PG_RESULT
+    result = _PG_RESULT
+    if params:
+        parts.append(_PG_PARAM if params == "one" else _PG_PARAMS)
+        result = _PG_RESULT_PARAM if params == "one" else _PG_RESULT_PARAMS
+    return ", ".join(parts) + "\n" + result
 
 
 def run_statement(
-    run_id: str, points: MetricRows, tags: dict[str, str]
+    run_id: str,
+    points: MetricRows,
+    tags: dict[str, str],
+    param_map: dict[str, str] | None = None,
 ) -> tuple[str, dict[str, Any]]:
-    """PostgreSQL's one statement that logs `points` and `tags` to a run, and its parameters.
+    """PostgreSQL's one statement that logs `points`, `tags` and `param_map` to a run, and its
+    parameters.
 
-    It locks the run, appends the history and upserts `latest_metrics` and the tags, and
-    returns (run_stage, experiment_stage) for `check_stages`; it writes nothing unless both
-    are active. Alone, it is its own transaction: one round trip.
+    It locks the run, appends the history, upserts `latest_metrics` and the tags, inserts the
+    params not stored yet, and returns (run_stage, experiment_stage) for `check_stages`,
+    followed, with params, by what `check_params_written` needs; it writes nothing unless both
+    stages are active. Alone, it is its own transaction: one round trip. With params it may
+    still have to be refused (a param stored with another value): then it must run in a
+    transaction, unless it is one param and nothing else (nothing to roll back).
     """
     params: dict[str, Any] = {"run_id": run_id}
     kind = ""
@@ -354,7 +433,14 @@ def run_statement(
         )
     if tags:
         params.update(tag_keys=list(tags), tag_values=list(tags.values()))
-    return _pg_statement(kind, bool(tags)), params
+    param_kind = ""
+    if param_map and len(param_map) == 1:
+        param_kind = "one"
+        ((params["param_key"], params["param_value"]),) = param_map.items()
+    elif param_map:
+        param_kind = "many"
+        params.update(param_keys=list(param_map), param_values=list(param_map.values()))
+    return _pg_statement(kind, bool(tags), param_kind), params
 
 
 class _KvStatements:
@@ -409,6 +495,7 @@ def upsert_kv(
 
 
 __all__ = [
+    "check_params_written",
     "check_stages",
     "colliding",
     "exists_error",
@@ -417,7 +504,9 @@ __all__ = [
     "insert_params",
     "lock_experiment",
     "lock_run",
+    "refuse_changed_params",
     "run_statement",
+    "stored_params",
     "touch_experiment",
     "upsert_kv",
     "utcnow",
