@@ -27,6 +27,7 @@ import argparse
 import base64
 import json
 import struct
+import sys
 import threading
 import time
 from collections import deque
@@ -375,6 +376,18 @@ def default_reply(path: str, request: dict[str, Any]) -> Reply:
 # --- the server --------------------------------------------------------------------------------
 
 
+class _Server(ThreadingHTTPServer):
+    # The default listen backlog (5) drops connections when many clients connect at once,
+    # and a dropped SYN costs the client a 1 s retransmit.
+    request_queue_size = 256
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client closing a keep-alive connection (timeout, loop shut down) is not an error.
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)
+
+
 class FakeOpenAIServer:
     """A threaded HTTP server on 127.0.0.1 (a free port); use as a context manager."""
 
@@ -383,7 +396,7 @@ class FakeOpenAIServer:
         self.requests: list[Recorded] = []
         self._scripts: dict[str, deque[ReplySource]] = {}
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._httpd = _Server(("127.0.0.1", 0), _handler_for(self))
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
