@@ -27,22 +27,14 @@ from evaluators.judge import Judge
 DEFAULT_MAX_WORKERS = 8
 
 
-def _resolve_judge(judge: Judge | str | None) -> tuple[Judge | None, bool]:
-    """(the judge, whether this evaluation made it and must close it)."""
+def _resolve_judge(judge: Any) -> tuple[Judge | None, bool]:
+    """(the judge, whether this evaluation made it and must close it). A model string or a
+    LangChain chat model goes through `evaluators.judge.get_judge`."""
     if judge is None or isinstance(judge, Judge):
         return judge, False
-    if isinstance(judge, str):
-        get_judge = getattr(importlib.import_module("evaluators.judge"), "get_judge", None)
-        if get_judge is None:
-            raise ValueError(
-                f"judge={judge!r}: model strings need evaluators.judge.get_judge, which this "
-                "build lacks; pass a Judge instance"
-            )
-        made = get_judge(judge)
-        if not isinstance(made, Judge):
-            raise TypeError(f"get_judge({judge!r}) returned {type(made).__name__}, not a Judge")
-        return made, True
-    raise TypeError(f"judge must be a model string, a Judge or None, not {type(judge).__name__}")
+    from evaluators.judge import get_judge
+
+    return get_judge(judge), True
 
 
 def _compare(baseline: str | None, result: EvaluationResult, scorers: Sequence[Scorer]) -> Any:

@@ -60,12 +60,21 @@ def test_baseline_with_the_real_comparison() -> None:
     assert [m.metric for m in second.comparison.regressions] == ["exact_match"]
 
 
-def test_judge_string_without_get_judge_is_clear(monkeypatch: pytest.MonkeyPatch) -> None:
-    import evaluators.judge
+def test_a_judge_that_is_not_one_is_a_clear_error() -> None:
+    with pytest.raises(TypeError, match="cannot make a judge of int"):
+        evaluate(DATA, scorers=[ExactMatch()], judge=42, log=False)
+    with pytest.raises(ValueError, match="unknown judge provider 'nope'"):
+        evaluate(DATA, scorers=[ExactMatch()], judge="nope:model", log=False)
 
-    monkeypatch.delattr(evaluators.judge, "get_judge", raising=False)
-    with pytest.raises(ValueError, match="get_judge"):
-        evaluate(DATA, scorers=[ExactMatch()], judge="openai:gpt-4o-mini", log=False)
+
+def test_a_langchain_chat_model_is_a_judge() -> None:
+    from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+    from evaluators.scorers import LLMJudge
+
+    chat = FakeListChatModel(responses=['{"rationale": "short", "verdict": true}'] * 3)
+    result = evaluate(DATA, scorers=[LLMJudge("concise", criteria="short")], judge=chat, log=False)
+    assert [r.scores["concise"].value for r in result.results] == [True] * len(DATA)
 
 
 def test_rows_keep_order_and_workers_are_bounded() -> None:
