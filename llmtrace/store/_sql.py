@@ -101,9 +101,10 @@ class SqlStore(TrackingMixin, ApiKeysMixin):
     def log_spans(self, records: Sequence[SpanRecord]) -> None:
         """Store finished spans and merge their rollups into their traces, in one transaction.
 
-        Spans already stored (a retried batch, an OTLP client sending twice) are skipped.
+        Spans already stored (a retried batch, an OTLP client sending twice) are skipped, and a
+        span given twice in one batch is stored once (the first occurrence).
         """
-        pending = list(records)
+        pending = list({(r.trace_id, r.span_id): r for r in reversed(records)}.values())[::-1]
         for attempt in range(_WRITE_ATTEMPTS):
             if not pending:
                 return

@@ -136,6 +136,14 @@ def test_duplicate_spans_are_skipped(store: SqlStore) -> None:
     assert store.count_spans(tid(4)) == 3
 
 
+def test_a_span_twice_in_one_batch_is_stored_once(store: SqlStore) -> None:
+    # Found by the API property test: POST /api/v1/spans with a repeated span answered 500.
+    store.log_spans([record(5, 1, name="root"), record(5, 2, 1), record(5, 2, 1, name="again")])
+    trace = store.get_trace(tid(5))
+    assert trace.info.span_count == 2
+    assert sorted(s.name for s in trace.spans) == ["root", "step"]
+
+
 def test_concurrent_writers_of_one_trace(store: SqlStore, migrated_db_url: str) -> None:
     other = SqlStore(migrated_db_url)
     try:
