@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from llmtrace.exceptions import InvalidParameterError
+from llmtrace.store._wire import datetime_from_wire
 from llmtrace.store.run_entities import Experiment, Metric, Param, Run, RunInfo, RunList
 
 NON_FINITE: dict[str, float] = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
@@ -48,18 +49,6 @@ def float_from_wire(value: Any, what: str = "metric value") -> float:
     raise InvalidParameterError(
         f'{what} must be a JSON number or one of "NaN", "Infinity", "-Infinity", got {value!r}'
     )
-
-
-def datetime_from_wire(value: Any) -> datetime | None:
-    """An aware datetime from ISO-8601 text (None stays None); naive text is taken as UTC."""
-    if value is None:
-        return None
-    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=timezone.utc)
-    if parsed.utcoffset() == timezone.utc.utcoffset(None):
-        return parsed.replace(tzinfo=timezone.utc)
-    return parsed
 
 
 def _required_time(value: Any, what: str) -> datetime:
