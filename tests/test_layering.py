@@ -267,6 +267,41 @@ RULES = [
         ),
     ),
     Rule(
+        "registry",
+        ("llmtrace.registry",),
+        _forbid_root_package(
+            _forbid(
+                (
+                    "llmtrace.tracing",
+                    "llmtrace.integrations",
+                    "llmtrace.models",
+                    "llmtrace.serving",
+                    "llmtrace.server",
+                    "llmtrace.cli",
+                    "llmtrace._api",
+                ),
+                "the registry is records in the store: it imports the store, tracking and "
+                "context, never the model format, serving or tracing",
+            )
+        ),
+    ),
+    Rule(
+        "models-and-serving",
+        ("llmtrace.models", "llmtrace.serving"),
+        _forbid_root_package(
+            _forbid(
+                ("llmtrace.server", "llmtrace.cli", "llmtrace._api"),
+                "the model format and the scoring server sit on tracing, tracking and the "
+                "registry; they never import the tracking server or the CLI",
+            )
+        ),
+    ),
+    Rule(
+        "models-below-serving",
+        ("llmtrace.models",),
+        _forbid(("llmtrace.serving",), "serving loads models; the model format never serves"),
+    ),
+    Rule(
         "server",
         ("llmtrace.server",),
         _forbid_root_package(

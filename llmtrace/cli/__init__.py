@@ -15,7 +15,17 @@ from typing import Any
 from sqlalchemy.exc import SQLAlchemyError
 
 from llmtrace._version import __version__
-from llmtrace.cli import _db, _demo, _experiments, _keys, _prices, _runs, _server, _traces
+from llmtrace.cli import (
+    _db,
+    _demo,
+    _experiments,
+    _keys,
+    _models,
+    _prices,
+    _runs,
+    _server,
+    _traces,
+)
 from llmtrace.exceptions import LlmtraceError, NotFoundError
 
 EXIT_USAGE = 2
@@ -45,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
     _experiments.register(commands)
     _server.register(commands)
     _keys.register(commands)
+    _models.register(commands)
     _register_plugins(commands)
     return parser
 

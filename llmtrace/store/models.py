@@ -35,6 +35,10 @@ LIFECYCLE_STAGES = ("active", "deleted")
 METRIC_SPECIALS = ("nan", "inf", "-inf")
 # What a server API key may do: read everything, or read and write.
 API_KEY_SCOPES = ("read", "write")
+# Registry: a model version's stage, and the state of a stage transition request.
+MODEL_STAGES = ("None", "Staging", "Production", "Archived")
+TRANSITION_STATUSES = ("PENDING", "APPROVED", "REJECTED", "CANCELLED")
+PROMPT_TYPES = ("text", "chat")
 
 
 class UtcDateTime(sa.types.TypeDecorator[datetime]):
@@ -372,28 +376,260 @@ class ApiKeyRow(Base):
     )
 
 
+class DatasetRow(Base):
+    """A named evaluation dataset. `digest` changes whenever its records do, so an evaluation
+    run can record exactly which contents it scored."""
+
+    __tablename__ = "datasets"
+
+    dataset_id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(ExactString(255))
+    description: Mapped[str | None] = mapped_column(sa.Text)
+    tags: Mapped[str] = mapped_column(LongText, default="{}")  # JSON object
+    # SHA-256 over the records' content hashes in insertion order (hex, first 16 characters).
+    digest: Mapped[str] = mapped_column(sa.String(64), default="")
+    record_count: Mapped[int] = mapped_column(sa.Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    created_by: Mapped[str | None] = mapped_column(sa.String(255))
+
+    __table_args__ = (sa.Index(None, "name", unique=True),)
+
+
+class DatasetRecordRow(Base):
+    """One row of a dataset: inputs, expectations, optional outputs/context, metadata. Records
+    are unique per dataset by the hash of their inputs (merging records upserts on it)."""
+
+    __tablename__ = "dataset_records"
+
+    # Insertion order, so that a dataset reads back in the order it was written.
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    record_id: Mapped[str] = mapped_column(sa.String(32))
+    dataset_id: Mapped[str] = mapped_column(
+        sa.String(32), sa.ForeignKey("datasets.dataset_id", ondelete="CASCADE")
+    )
+    input_hash: Mapped[str] = mapped_column(sa.String(64))
+    inputs: Mapped[str] = mapped_column(LongText)  # JSON
+    expectations: Mapped[str | None] = mapped_column(LongText)
+    outputs: Mapped[str | None] = mapped_column(LongText)
+    context: Mapped[str | None] = mapped_column(LongText)
+    metadata_json: Mapped[str | None] = mapped_column("metadata", LongText)
+    source_trace_id: Mapped[str | None] = mapped_column(sa.String(32))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (
+        sa.Index(None, "record_id", unique=True),
+        sa.Index(None, "dataset_id", "input_hash", unique=True),
+    )
+
+
+class RegisteredModelRow(Base):
+    """A registered model: a name under which model versions are kept."""
+
+    __tablename__ = "registered_models"
+
+    model_id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(ExactString(255))
+    description: Mapped[str | None] = mapped_column(sa.Text)
+    # Stage transitions of this model's versions need an approved request.
+    requires_approval: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (sa.Index(None, "name", unique=True),)
+
+
+class RegisteredModelTagRow(Base):
+    """A key/value tag on a registered model (`tags.<key>` in model filters)."""
+
+    __tablename__ = "registered_model_tags"
+
+    model_id: Mapped[str] = mapped_column(
+        sa.String(32),
+        sa.ForeignKey("registered_models.model_id", ondelete="CASCADE"),
+        primary_key=True,
+    )
+    key: Mapped[str] = mapped_column(ExactString(250), primary_key=True)
+    value: Mapped[str] = mapped_column(ExactString(5000), default="")
+
+
+class ModelVersionRow(Base):
+    """A version of a registered model: where its files are (`source`, a model URI) and the
+    run that produced it."""
+
+    __tablename__ = "model_versions"
+
+    model_id: Mapped[str] = mapped_column(
+        sa.String(32),
+        sa.ForeignKey("registered_models.model_id", ondelete="CASCADE"),
+        primary_key=True,
+    )
+    version: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    source: Mapped[str] = mapped_column(sa.Text)
+    run_id: Mapped[str | None] = mapped_column(sa.String(32))
+    stage: Mapped[str] = mapped_column(sa.String(16), default="None")
+    description: Mapped[str | None] = mapped_column(sa.Text)
+    created_by: Mapped[str | None] = mapped_column(sa.String(255))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (
+        _in_check("stage", MODEL_STAGES, "stage"),
+        sa.Index(None, "run_id"),
+    )
+
+
+class ModelVersionTagRow(Base):
+    """A key/value tag on a model version."""
+
+    __tablename__ = "model_version_tags"
+
+    model_id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    version: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    key: Mapped[str] = mapped_column(ExactString(250), primary_key=True)
+    value: Mapped[str] = mapped_column(ExactString(5000), default="")
+
+    __table_args__ = (
+        sa.ForeignKeyConstraint(
+            ["model_id", "version"],
+            ["model_versions.model_id", "model_versions.version"],
+            ondelete="CASCADE",
+        ),
+    )
+
+
+class ModelAliasRow(Base):
+    """A named pointer (`@champion`) to one version of a registered model."""
+
+    __tablename__ = "model_aliases"
+
+    model_id: Mapped[str] = mapped_column(
+        sa.String(32),
+        sa.ForeignKey("registered_models.model_id", ondelete="CASCADE"),
+        primary_key=True,
+    )
+    alias: Mapped[str] = mapped_column(ExactString(255), primary_key=True)
+    version: Mapped[int] = mapped_column(sa.Integer)
+
+
+class StageTransitionRequestRow(Base):
+    """A request to move a model version to a stage, and its decision (who, when, why)."""
+
+    __tablename__ = "stage_transition_requests"
+
+    request_id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    model_id: Mapped[str] = mapped_column(sa.String(32))
+    version: Mapped[int] = mapped_column(sa.Integer)
+    to_stage: Mapped[str] = mapped_column(sa.String(16))
+    archive_existing: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    status: Mapped[str] = mapped_column(sa.String(16), default="PENDING")
+    requested_by: Mapped[str | None] = mapped_column(sa.String(255))
+    requested_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    comment: Mapped[str | None] = mapped_column(sa.Text)
+    decided_by: Mapped[str | None] = mapped_column(sa.String(255))
+    decided_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    decision_comment: Mapped[str | None] = mapped_column(sa.Text)
+
+    __table_args__ = (
+        _in_check("to_stage", MODEL_STAGES, "to_stage"),
+        _in_check("status", TRANSITION_STATUSES, "status"),
+        sa.ForeignKeyConstraint(
+            ["model_id", "version"],
+            ["model_versions.model_id", "model_versions.version"],
+            ondelete="CASCADE",
+        ),
+        sa.Index(None, "status", "requested_at"),
+        sa.Index(None, "model_id", "version"),
+    )
+
+
+class PromptRow(Base):
+    """A registered prompt: a name under which template versions are kept."""
+
+    __tablename__ = "prompts"
+
+    prompt_id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(ExactString(255))
+    description: Mapped[str | None] = mapped_column(sa.Text)
+    tags: Mapped[str] = mapped_column(LongText, default="{}")  # JSON object
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (sa.Index(None, "name", unique=True),)
+
+
+class PromptVersionRow(Base):
+    """An immutable version of a prompt: a text template or chat messages (JSON), with the
+    variables it takes and a commit message."""
+
+    __tablename__ = "prompt_versions"
+
+    prompt_id: Mapped[str] = mapped_column(
+        sa.String(32), sa.ForeignKey("prompts.prompt_id", ondelete="CASCADE"), primary_key=True
+    )
+    version: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=False)
+    template_type: Mapped[str] = mapped_column(sa.String(8), default="text")
+    template: Mapped[str] = mapped_column(LongText)
+    variables: Mapped[str] = mapped_column(sa.Text, default="[]")  # JSON list of names
+    # Model settings that belong with the prompt (model name, temperature...), JSON object.
+    config: Mapped[str | None] = mapped_column(sa.Text)
+    commit_message: Mapped[str | None] = mapped_column(sa.Text)
+    tags: Mapped[str] = mapped_column(sa.Text, default="{}")  # JSON object
+    created_by: Mapped[str | None] = mapped_column(sa.String(255))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    __table_args__ = (_in_check("template_type", PROMPT_TYPES, "template_type"),)
+
+
+class PromptAliasRow(Base):
+    """A named pointer (`@production`) to one version of a prompt."""
+
+    __tablename__ = "prompt_aliases"
+
+    prompt_id: Mapped[str] = mapped_column(
+        sa.String(32), sa.ForeignKey("prompts.prompt_id", ondelete="CASCADE"), primary_key=True
+    )
+    alias: Mapped[str] = mapped_column(ExactString(255), primary_key=True)
+    version: Mapped[int] = mapped_column(sa.Integer)
+
+
 __all__ = [
     "API_KEY_SCOPES",
     "ASSESSMENT_SOURCES",
     "LIFECYCLE_STAGES",
     "METRIC_SPECIALS",
+    "MODEL_STAGES",
     "NAMING_CONVENTION",
+    "PROMPT_TYPES",
     "RUN_STATUSES",
     "STATUS_VALUES",
+    "TRANSITION_STATUSES",
     "ApiKeyRow",
     "AssessmentRow",
     "Base",
     "BigId",
+    "DatasetRecordRow",
+    "DatasetRow",
     "ExactString",
     "ExperimentRow",
     "ExperimentTagRow",
     "LatestMetricRow",
     "LongText",
     "MetricRow",
+    "ModelAliasRow",
+    "ModelVersionRow",
+    "ModelVersionTagRow",
     "ParamRow",
+    "PromptAliasRow",
+    "PromptRow",
+    "PromptVersionRow",
+    "RegisteredModelRow",
+    "RegisteredModelTagRow",
     "RunRow",
     "RunTagRow",
     "SpanRow",
+    "StageTransitionRequestRow",
     "TraceMetadataRow",
     "TraceRow",
     "TraceTagRow",

@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 from llmtrace.tracking._client import TrackingClient
+from llmtrace.tracking._defaults import default_store
 from llmtrace.tracking._errors import InvalidArtifactPathError, RunStateError
 from llmtrace.tracking._fluent import (
     ActiveRun,
@@ -61,6 +62,7 @@ __all__ = [
     "TrackingClient",
     "active_run",
     "create_experiment",
+    "default_store",
     "delete_experiment",
     "delete_run",
     "download_artifacts",

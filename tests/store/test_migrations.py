@@ -105,7 +105,7 @@ def _assessment(**overrides: Any) -> dict[str, Any]:
     return values | overrides
 
 
-HEAD = "0003_api_keys"
+HEAD = "0004_datasets_registry"
 
 
 def test_head_is_the_latest_shipped_revision() -> None:
@@ -392,7 +392,7 @@ def test_upgrade_sql_renders_an_offline_script(url: str, expected: str) -> None:
 def test_new_revision_at_head_is_empty(tmp_path: Path) -> None:
     path = migrate.new_revision("Check the models, again!", directory=tmp_path)
 
-    assert path == tmp_path / "0004_check_the_models_again.py"
+    assert path == tmp_path / "0005_check_the_models_again.py"
     text = path.read_text()
     assert re.search(rf"^down_revision: .* = [\"']{HEAD}[\"']$", text, re.MULTILINE)
     # Nothing to autogenerate: the models and the migrations agree.
@@ -402,7 +402,7 @@ def test_new_revision_at_head_is_empty(tmp_path: Path) -> None:
 
 def test_revision_ids_fit_the_version_column() -> None:
     rev_id = migrate._next_revision_id("a very long message " * 5)
-    assert rev_id.startswith("0004_a_very_long")
+    assert rev_id.startswith("0005_a_very_long")
     assert len(rev_id) <= 32
 
 
