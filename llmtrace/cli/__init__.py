@@ -22,6 +22,7 @@ from llmtrace.cli import (
     _keys,
     _models,
     _prices,
+    _prompts,
     _runs,
     _server,
     _traces,
@@ -56,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     _server.register(commands)
     _keys.register(commands)
     _models.register(commands)
+    _prompts.register(commands)
     _register_plugins(commands)
     return parser
 

@@ -13,7 +13,15 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from llmtrace._version import __version__
-from llmtrace.server import _api_artifacts, _api_traces, _api_tracking, _meta
+from llmtrace.server import (
+    _api_artifacts,
+    _api_datasets,
+    _api_prompts,
+    _api_registry,
+    _api_traces,
+    _api_tracking,
+    _meta,
+)
 from llmtrace.server._auth import AuthMiddleware, KeyCache, docs_paths, document_security
 from llmtrace.server._config import ServerConfig
 from llmtrace.server._errors import install_error_handlers
@@ -72,6 +80,9 @@ def create_app(config: ServerConfig, *, store: SqlStore | None = None) -> FastAP
     app.include_router(_api_traces.router, prefix="/api/v1")
     app.include_router(_api_tracking.router, prefix="/api/v1")
     app.include_router(_api_artifacts.router, prefix="/api/v1")
+    app.include_router(_api_datasets.router, prefix="/api/v1")
+    app.include_router(_api_registry.router, prefix="/api/v1")
+    app.include_router(_api_prompts.router, prefix="/api/v1")
     # Added last = outermost: auth answers before the body is read, then the size limit.
     app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes)
     if app.state.keys is not None:

@@ -7,6 +7,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final, Literal, Protocol, runtime_checkable
 
+from llmtrace.store._base_datasets import DatasetStore
+from llmtrace.store._base_prompts import PromptStore
+from llmtrace.store._base_registry import RegistryStore
 from llmtrace.store._tracking_values import ParamsLike, TagsLike
 from llmtrace.store.entities import Assessment, ModelUsage, Trace, TraceList
 from llmtrace.store.records import SpanRecord
@@ -30,7 +33,7 @@ Unset = Literal[_Unset.UNSET]
 
 
 @runtime_checkable
-class Store(Protocol):
+class Store(DatasetStore, RegistryStore, PromptStore, Protocol):
     """Storage of traces, assessments, experiments and runs. `SqlStore` implements it on a
     database, `RestStore` as a client of an llmtrace server."""
 

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from llmtrace.store._rest_datasets import RestDatasetsMixin
+from llmtrace.store._rest_prompts import RestPromptsMixin
+from llmtrace.store._rest_registry import RestRegistryMixin
 from llmtrace.store._rest_traces import RestTracesMixin
 from llmtrace.store._rest_tracking import RestTrackingMixin
 
 
-class RestStore(RestTracesMixin, RestTrackingMixin):
+class RestStore(
+    RestTracesMixin, RestTrackingMixin, RestDatasetsMixin, RestRegistryMixin, RestPromptsMixin
+):
     """A store on an llmtrace server (`llmtrace server`), reached over its REST API.
 
     It has the methods of `SqlStore` that make up the `Store` interface and returns equal

@@ -15,10 +15,13 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from llmtrace.exceptions import InvalidQueryError, NotFoundError
 from llmtrace.store import _ingest
 from llmtrace.store._base import UNSET, Unset
+from llmtrace.store._datasets import DatasetsMixin
 from llmtrace.store._engine import SQLITE_BEGIN, create_engine
 from llmtrace.store._filter import compile_filter, parse_order_by
 from llmtrace.store._keys import ApiKeysMixin
 from llmtrace.store._pagination import decode_token, encode_token, query_fingerprint
+from llmtrace.store._prompts import PromptsMixin
+from llmtrace.store._registry import RegistryMixin
 from llmtrace.store._tracking import TrackingMixin
 from llmtrace.store.entities import Assessment, ModelUsage, Span, Trace, TraceInfo, TraceList
 from llmtrace.store.migrate import ensure_schema
@@ -71,7 +74,7 @@ def _loads(text: str | None, default: Any = None) -> Any:
         return text
 
 
-class SqlStore(TrackingMixin, ApiKeysMixin):
+class SqlStore(TrackingMixin, ApiKeysMixin, DatasetsMixin, RegistryMixin, PromptsMixin):
     """Traces, spans, tags and assessments, and experiment tracking, in a SQL database.
 
     The experiment and run methods (`create_experiment`, `create_run`, `log_batch`,
