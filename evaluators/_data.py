@@ -1,4 +1,5 @@
-"""Turning evaluation data into `Row`s: dicts, DataFrames, JSONL/CSV files, stored traces."""
+"""Turning evaluation data into `Row`s: dicts, DataFrames, JSONL/CSV files, stored datasets,
+stored traces."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ _ALIASES: dict[str, tuple[str, ...]] = {
 }
 _EXPECTATION_KEYS = ("expected_response", "expected_answer", "expected", "expected_facts")
 _JSON_FIELDS = ("inputs", "outputs", "expectations", "context", "metadata")
+DATASET_URI = "datasets:/"
 
 
 class DataError(ValueError):
@@ -114,9 +116,44 @@ def rows_from_trace(index: int, trace: llmtrace.Trace) -> Row:
     )
 
 
+def rows_from_dataset(dataset: llmtrace.EvaluationDataset) -> list[Row]:
+    """Rows of a stored dataset, in insertion order; each row's metadata names its record
+    (`dataset_record_id`) and its trace is the record's source trace, if any."""
+    rows = []
+    for index, record in enumerate(dataset.records()):
+        rows.append(
+            Row(
+                index=index,
+                inputs=record.inputs,
+                outputs=record.outputs,
+                expectations=dict(record.expectations),
+                context=[c if isinstance(c, str) else json.dumps(c) for c in record.context]
+                if record.context is not None
+                else None,
+                metadata={**record.metadata, "dataset_record_id": record.record_id},
+                trace_id=record.source_trace_id,
+            )
+        )
+    return rows
+
+
+def dataset_of(data: Any) -> llmtrace.EvaluationDataset | None:
+    """The stored dataset `data` names (an `EvaluationDataset` or `datasets:/<name>`), else
+    None."""
+    if isinstance(data, llmtrace.EvaluationDataset):
+        return data.refresh()
+    if isinstance(data, str) and data.startswith(DATASET_URI):
+        return llmtrace.get_dataset(data)
+    return None
+
+
 def load_rows(data: Any) -> list[Row]:
     """Rows of any supported data: a list of dicts, a DataFrame, a .jsonl/.json/.csv path,
-    a `TraceList` from `llmtrace.search_traces` (or a list of `Trace`/`TraceInfo`)."""
+    a stored dataset (`llmtrace.get_dataset(...)` or `"datasets:/<name>"`), a `TraceList`
+    from `llmtrace.search_traces` (or a list of `Trace`/`TraceInfo`)."""
+    dataset = dataset_of(data)
+    if dataset is not None:
+        return rows_from_dataset(dataset)
     if isinstance(data, (str, os.PathLike)):
         data = _read_file(Path(data))
     elif hasattr(data, "to_dict") and hasattr(data, "columns"):  # a pandas DataFrame
@@ -136,4 +173,11 @@ def load_rows(data: Any) -> list[Row]:
     return rows
 
 
-__all__ = ["DataError", "load_rows", "row_from_mapping", "rows_from_trace"]
+__all__ = [
+    "DataError",
+    "dataset_of",
+    "load_rows",
+    "row_from_mapping",
+    "rows_from_dataset",
+    "rows_from_trace",
+]

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import llmtrace
-from evaluators._data import load_rows
+from evaluators._data import dataset_of, load_rows
 from evaluators._results import (
     EvaluationResult,
     RowResult,
@@ -86,7 +86,8 @@ async def aevaluate(
     Example:
         >>> result = await aevaluate(rows, predict=answer, scorers=[ExactMatch()])
     """
-    rows = load_rows(data)
+    dataset = dataset_of(data)
+    rows = load_rows(dataset if dataset is not None else data)
     checked = _check_scorers(scorers)
     limits = dict(thresholds or {})
     context = EvaluationContext()
@@ -122,6 +123,11 @@ async def aevaluate(
                     "rows": len(rows),
                     "predict": getattr(predict, "__name__", "-") if predict else "-",
                     "max_workers": max_workers,
+                    **(
+                        {"dataset": dataset.name, "dataset_digest": dataset.digest}
+                        if dataset is not None
+                        else {}
+                    ),
                 }
             )
             result = await run()
@@ -155,8 +161,10 @@ def evaluate(
     """Score every row of `data`, running `predict` on it first when given.
 
     - `data`: a list of dicts (`inputs`, `outputs`, `expectations`, `context`, `metadata`),
-      a pandas DataFrame, a `.jsonl`/`.json`/`.csv` path, or traces from
-      `llmtrace.search_traces` (inputs/outputs of each root span).
+      a pandas DataFrame, a `.jsonl`/`.json`/`.csv` path, a stored dataset
+      (`llmtrace.get_dataset(name)` or `"datasets:/<name>"`; the run records its name and
+      digest as params), or traces from `llmtrace.search_traces` (inputs/outputs of each
+      root span).
     - `predict`: your pipeline, sync or async; dict inputs are passed as keyword arguments
       when the function takes them, anything else as the one argument. Each call runs under
       a trace of the evaluation's run; a failing call is recorded on its row.

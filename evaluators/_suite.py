@@ -256,7 +256,7 @@ def run_suite(
                 raise SuiteError(f"{suite.where('target')}: target: {suite.target} is not callable")
         try:
             rows: Any = load_rows(suite.dataset)
-        except DataError as exc:
+        except (DataError, llmtrace.NotFoundError) as exc:
             raise SuiteError(f"{suite.where('dataset')}: dataset: {exc}") from None
         limit = limit or suite.limit
         if limit is not None:
@@ -286,8 +286,9 @@ def run_suite(
             baseline = latest_run(suite)
             if baseline is None:
                 notes.append("no earlier run of this suite: nothing to compare with")
+        stored = isinstance(suite.dataset, str) and limit is None
         result = evaluate(
-            records,
+            suite.dataset if stored else records,
             predict,
             scorers=scorers,
             judge=judge,

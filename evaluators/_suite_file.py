@@ -56,7 +56,7 @@ class Suite:
 
     path: Path
     name: str
-    dataset: Path
+    dataset: Path | str  # a data file, or a stored dataset's "datasets:/<name>"
     scorers: list[ScorerSpec]
     experiment: str | None = None
     limit: int | None = None
@@ -184,9 +184,13 @@ def load_suite(path: str | Path) -> Suite:
         raise SuiteError(f"{path}: missing required key 'dataset'")
     if not isinstance(dataset_value, str) or not dataset_value.strip():
         raise fail(("dataset",), f"must be a file path or {{path:, limit:}}, not {dataset_value!r}")
-    dataset = (path.parent / dataset_value).resolve()
-    if not dataset.is_file():
-        raise fail(("dataset",), f"no such data file: {dataset}")
+    dataset: Path | str
+    if dataset_value.startswith("datasets:/"):
+        dataset = dataset_value
+    else:
+        dataset = (path.parent / dataset_value).resolve()
+        if not dataset.is_file():
+            raise fail(("dataset",), f"no such data file: {dataset}")
 
     target = text("target")
     if target is not None and not _IMPORT_PATH.match(target):

@@ -12,6 +12,13 @@ from __future__ import annotations
 from llmtrace.store._base import Store
 from llmtrace.store._rest_store import RestStore
 from llmtrace.store._sql import SqlStore
+from llmtrace.store.dataset_entities import (
+    Dataset,
+    DatasetList,
+    DatasetRecord,
+    DatasetRecordList,
+    MergeResult,
+)
 from llmtrace.store.entities import Assessment, ModelUsage, Span, Trace, TraceInfo, TraceList
 from llmtrace.store.records import SpanRecord
 from llmtrace.store.run_entities import Experiment, Metric, Param, Run, RunInfo, RunList
@@ -28,7 +35,12 @@ def open_store(url: str) -> Store:
 
 __all__ = [
     "Assessment",
+    "Dataset",
+    "DatasetList",
+    "DatasetRecord",
+    "DatasetRecordList",
     "Experiment",
+    "MergeResult",
     "Metric",
     "ModelUsage",
     "Param",

@@ -17,6 +17,13 @@ Example:
 from __future__ import annotations
 
 from llmtrace.tracking._client import TrackingClient
+from llmtrace.tracking._datasets import (
+    EvaluationDataset,
+    create_dataset,
+    delete_dataset,
+    get_dataset,
+    search_datasets,
+)
 from llmtrace.tracking._defaults import default_store
 from llmtrace.tracking._errors import InvalidArtifactPathError, RunStateError
 from llmtrace.tracking._fluent import (
@@ -57,16 +64,20 @@ from llmtrace.tracking._fluent_query import (
 
 __all__ = [
     "ActiveRun",
+    "EvaluationDataset",
     "InvalidArtifactPathError",
     "RunStateError",
     "TrackingClient",
     "active_run",
+    "create_dataset",
     "create_experiment",
     "default_store",
+    "delete_dataset",
     "delete_experiment",
     "delete_run",
     "download_artifacts",
     "end_run",
+    "get_dataset",
     "get_experiment_by_name",
     "get_run",
     "list_artifacts",
@@ -83,6 +94,7 @@ __all__ = [
     "rename_experiment",
     "restore_experiment",
     "restore_run",
+    "search_datasets",
     "search_runs",
     "set_experiment",
     "set_experiment_tags",
