@@ -106,12 +106,8 @@ class JudgeServer:
 
 
 def judge_scorers() -> list[Any]:
-    """Relevance (judge), Faithfulness, Correctness: public names once exported."""
-    try:
-        from evaluators.scorers import Correctness, Faithfulness, Relevance
-    except ImportError:
-        from evaluators.scorers._judged import Correctness, Relevance
-        from evaluators.scorers._rag import Faithfulness
+    """Relevance (judge), Faithfulness, Correctness."""
+    from evaluators.scorers import Correctness, Faithfulness, Relevance
 
     return [Relevance(), Faithfulness(), Correctness()]
 

@@ -28,14 +28,26 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _common import fmt, machine_info, peer_python, print_table
 
-BENCHES = ("bench_overhead", "bench_persist", "bench_search", "bench_openai", "bench_tracking")
-# bench_openai has no peer (its flags: --quick only); the others share _common's flags.
+BENCHES = (
+    "bench_overhead",
+    "bench_persist",
+    "bench_search",
+    "bench_openai",
+    "bench_tracking",
+    "bench_ingest",
+    "bench_eval",
+)
+# bench_openai has no peer (its flags: --quick only); bench_ingest takes --quick, --no-peer
+# and --json; the others share _common's flags.
 _NO_PEER = {"bench_openai"}
+_NO_PEER_FLAG_ONLY = {"bench_ingest"}
 
 
 def _flags(name: str, quick: bool, peer: bool, no_peer: bool) -> list[str]:
     """The command-line flags `name` accepts of the ones run_all was given."""
     flags = ["--quick"] if quick else []
+    if name in _NO_PEER_FLAG_ONLY:
+        return flags + (["--no-peer"] if no_peer or (quick and not peer) else [])
     if name not in _NO_PEER:
         flags += ["--peer"] if peer else []
         flags += ["--no-peer"] if no_peer else []
@@ -136,6 +148,7 @@ def summary(results: dict[str, dict[str, Any] | None]) -> list[list[Any]]:
             )  # fmt: skip
     rows += _summary_openai(results.get("bench_openai"))
     rows += _summary_tracking(results.get("bench_tracking"))
+    rows += _summary_eval(results.get("bench_eval"))
     return rows
 
 
@@ -154,6 +167,22 @@ def _summary_openai(op: dict[str, Any] | None) -> list[list[Any]]:
              f"< {target:g} %", _verdict(pct < target)]
         )  # fmt: skip
     return rows
+
+
+def _summary_eval(ev: dict[str, Any] | None) -> list[list[Any]]:
+    """(g): evaluation wall time against the concurrency limit, and per row against MLflow."""
+    if not ev or "llmtrace" not in ev:
+        return []
+    ours = ev["llmtrace"]
+    ratio = ours.get("wall_over_limit")
+    speedup = ev.get("speedup_vs_mlflow_per_row")
+    return [
+        [f"(g) evaluate {ev['rows']} rows x 3 judges, wall / limit",
+         f"{ratio:.2f}x" if ratio else "—", "—",
+         f"{speedup:.0f}x slower per row" if speedup else "—",
+         "≤ 1.3x limit, ≥ 3x MLflow",
+         _verdict(None if ratio is None else ratio <= 1.3 and (speedup is None or speedup >= 3))]
+    ]  # fmt: skip
 
 
 def _summary_tracking(tr: dict[str, Any] | None) -> list[list[Any]]:
@@ -205,7 +234,8 @@ def main(argv: list[str] | None = None) -> None:
     peer.add_argument("--no-peer", action="store_true", help="skip MLflow")
     parser.add_argument("--out", help="directory for the JSON results (default: a temp dir)")
     parser.add_argument(
-        "--only", help="comma-separated subset: overhead,persist,search,openai,tracking"
+        "--only",
+        help="comma-separated subset: overhead,persist,search,openai,tracking,ingest,eval",
     )
     args = parser.parse_args(argv)
     names = BENCHES

@@ -85,7 +85,7 @@ class _Progress:
             phase=phase,
             judge_calls=c.judge_calls,
             errors=c.errors,
-            cost=f"${c.judge_cost:.4f}",
+            judge_cost=f"${c.judge_cost:.4f}",
             refresh=False,
         )
         self.bar.update(1)

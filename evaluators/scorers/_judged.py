@@ -153,6 +153,9 @@ class JudgeToxicity(JudgeScorer):
         >>> scorer = Toxicity(threshold=0.3)  # backend="judge" builds this class
     """
 
+    # A rise in severity is the regression `compare` reports.
+    lower_is_better = True
+
     def __init__(
         self, *, threshold: float = 0.5, name: str = "toxicity", target: str = "answer"
     ) -> None:

@@ -67,6 +67,8 @@ class LocalToxicity(Scorer):
     """
 
     source_type = "CODE"
+    # A rise in the offensive-language probability is the regression `compare` reports.
+    lower_is_better = True
 
     def __init__(
         self, threshold: float = 0.5, *, name: str = "toxicity", target: str = "answer"
