@@ -37,6 +37,16 @@ class AlreadyExistsError(StoreError):
     """An entity with that unique name (an experiment name, ...) already exists."""
 
 
+class InvalidStateError(LlmtraceError):
+    """The entity's current state does not allow the operation: a transition request that was
+    decided already, a stage change that needs an approved request."""
+
+
+class ApprovalRequiredError(InvalidStateError):
+    """The registered model requires approval for stage changes: create a transition request
+    (`request_transition`) and have someone approve it."""
+
+
 class MigrationError(StoreError):
     """The database schema is not at the revision this version of llmtrace expects."""
 
@@ -67,10 +77,12 @@ class FilterSyntaxError(InvalidQueryError):
 
 __all__ = [
     "AlreadyExistsError",
+    "ApprovalRequiredError",
     "ConfigError",
     "FilterSyntaxError",
     "InvalidParameterError",
     "InvalidQueryError",
+    "InvalidStateError",
     "LlmtraceError",
     "MigrationError",
     "NotFoundError",

@@ -27,10 +27,12 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from llmtrace.exceptions import (
     AlreadyExistsError,
+    ApprovalRequiredError,
     ConfigError,
     FilterSyntaxError,
     InvalidParameterError,
     InvalidQueryError,
+    InvalidStateError,
     LlmtraceError,
     NotFoundError,
     StoreError,
@@ -108,6 +110,10 @@ def status_of(exc: LlmtraceError) -> tuple[int, str]:
         return 404, "NOT_FOUND"
     if isinstance(exc, AlreadyExistsError):
         return 409, "ALREADY_EXISTS"
+    if isinstance(exc, ApprovalRequiredError):
+        return 409, "APPROVAL_REQUIRED"
+    if isinstance(exc, InvalidStateError):
+        return 409, "INVALID_STATE"
     if isinstance(exc, FilterSyntaxError):
         return 400, "FILTER_SYNTAX"
     if isinstance(exc, InvalidQueryError):

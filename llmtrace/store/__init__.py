@@ -21,6 +21,13 @@ from llmtrace.store.dataset_entities import (
 )
 from llmtrace.store.entities import Assessment, ModelUsage, Span, Trace, TraceInfo, TraceList
 from llmtrace.store.records import SpanRecord
+from llmtrace.store.registry_entities import (
+    ModelVersion,
+    ModelVersionList,
+    RegisteredModel,
+    RegisteredModelList,
+    TransitionRequest,
+)
 from llmtrace.store.run_entities import Experiment, Metric, Param, Run, RunInfo, RunList
 
 
@@ -43,7 +50,11 @@ __all__ = [
     "MergeResult",
     "Metric",
     "ModelUsage",
+    "ModelVersion",
+    "ModelVersionList",
     "Param",
+    "RegisteredModel",
+    "RegisteredModelList",
     "RestStore",
     "Run",
     "RunInfo",
@@ -55,5 +66,6 @@ __all__ = [
     "Trace",
     "TraceInfo",
     "TraceList",
+    "TransitionRequest",
     "open_store",
 ]

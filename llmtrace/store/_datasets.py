@@ -15,8 +15,7 @@ import hashlib
 import json
 import re
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
@@ -24,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from llmtrace.exceptions import AlreadyExistsError, InvalidParameterError, NotFoundError
-from llmtrace.store._engine import SQLITE_BEGIN
+from llmtrace.store._engine import write_connection
 from llmtrace.store._pagination import decode_token, encode_token, query_fingerprint
 from llmtrace.store.dataset_entities import (
     Dataset,
@@ -168,14 +167,6 @@ def _check_tags(tags: Mapping[str, Any] | None) -> dict[str, str]:
     return {str(k): str(v) for k, v in tags.items()}
 
 
-@contextmanager
-def _write(engine: sa.Engine) -> Iterator[sa.Connection]:
-    with engine.connect() as conn:
-        conn.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
-        with conn.begin():
-            yield conn
-
-
 def _lock(conn: sa.Connection, name: str) -> Any:
     row = conn.execute(
         sa.select(datasets_t).where(datasets_t.c.name == name).with_for_update()
@@ -266,7 +257,7 @@ class DatasetsMixin:
         removes that tag)."""
         check_dataset_name(name)
         new_tags = _check_tags(tags)
-        with _write(self.engine) as conn:
+        with write_connection(self.engine) as conn:
             row = _lock(conn, name)
             values: dict[str, Any] = {"updated_at": datetime.now(timezone.utc)}
             if description is not None:
@@ -282,7 +273,7 @@ class DatasetsMixin:
     def delete_dataset(self, name: str) -> None:
         """Delete a dataset and all its records (NotFoundError if there is none)."""
         check_dataset_name(name)
-        with _write(self.engine) as conn:
+        with write_connection(self.engine) as conn:
             row = _lock(conn, name)
             conn.execute(records_t.delete().where(records_t.c.dataset_id == row.dataset_id))
             conn.execute(datasets_t.delete().where(datasets_t.c.dataset_id == row.dataset_id))
@@ -312,7 +303,7 @@ class DatasetsMixin:
             checked[key] = item
         now = datetime.now(timezone.utc)
         inserted = updated = 0
-        with _write(self.engine) as conn:
+        with write_connection(self.engine) as conn:
             dataset = _lock(conn, name)
             keys = list(checked)
             stored: dict[str, Any] = {}
@@ -380,7 +371,7 @@ class DatasetsMixin:
         check_dataset_name(name)
         ids = [str(i) for i in record_ids]
         deleted = 0
-        with _write(self.engine) as conn:
+        with write_connection(self.engine) as conn:
             dataset = _lock(conn, name)
             for start in range(0, len(ids), _CHUNK):
                 result = conn.execute(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 import select
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -173,4 +175,16 @@ def _sqlite_begin(conn: sa.Connection) -> None:
     conn.exec_driver_sql(f"BEGIN {mode}")
 
 
-__all__ = ["IDLE_PING_S", "SQLITE_BEGIN", "create_engine", "normalize_url"]
+@contextmanager
+def write_connection(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A connection in a transaction that reads then writes: on SQLite it takes the write lock
+    at BEGIN (IMMEDIATE), so that another writer committing in between cannot make the
+    upgrade from reader to writer fail (SQLITE_BUSY); elsewhere rows are locked with
+    `SELECT ... FOR UPDATE`."""
+    with engine.connect() as conn:
+        conn.execution_options(**{SQLITE_BEGIN: "IMMEDIATE"})
+        with conn.begin():
+            yield conn
+
+
+__all__ = ["IDLE_PING_S", "SQLITE_BEGIN", "create_engine", "normalize_url", "write_connection"]

@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 from llmtrace.exceptions import (
     AlreadyExistsError,
+    ApprovalRequiredError,
     FilterSyntaxError,
     InvalidParameterError,
     InvalidQueryError,
+    InvalidStateError,
     LlmtraceError,
     NotFoundError,
     StoreError,
@@ -51,6 +53,10 @@ def error_from_response(response: httpx.Response) -> LlmtraceError:
         )
     if status == 404 or code == "NOT_FOUND":
         return NotFoundError(message)
+    if code == "APPROVAL_REQUIRED":
+        return ApprovalRequiredError(message)
+    if code == "INVALID_STATE":
+        return InvalidStateError(message)
     if status == 409 or code == "ALREADY_EXISTS":
         return AlreadyExistsError(message)
     if status in (401, 403):
