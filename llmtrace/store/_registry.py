@@ -94,6 +94,7 @@ class RegistryMixin(RegistryStagesMixin):
                         "name": name,
                         "description": description,
                         "requires_approval": bool(requires_approval),
+                        "last_version": 0,
                         "created_at": now,
                         "updated_at": now,
                     },
@@ -235,12 +236,7 @@ class RegistryMixin(RegistryStagesMixin):
         now = _now()
         with write_connection(self.engine) as conn:
             model = model_row(conn, name, lock=True)
-            latest = conn.execute(
-                sa.select(sa.func.max(versions_t.c.version)).where(
-                    versions_t.c.model_id == model.model_id
-                )
-            ).scalar()
-            version = int(latest or 0) + 1
+            version = int(model.last_version or 0) + 1
             conn.execute(
                 versions_t.insert(),
                 {
@@ -263,7 +259,11 @@ class RegistryMixin(RegistryStagesMixin):
                         for k, v in checked.items()
                     ],
                 )
-            _touch(conn, model.model_id, now)
+            conn.execute(
+                models_t.update()
+                .where(models_t.c.model_id == model.model_id)
+                .values(last_version=version, updated_at=now)
+            )
             return versions(conn, [version_row(conn, model, version)])[0]
 
     def get_model_version(self, name: str, version: int | str) -> ModelVersion:

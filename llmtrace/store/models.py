@@ -434,6 +434,9 @@ class RegisteredModelRow(Base):
     description: Mapped[str | None] = mapped_column(sa.Text)
     # Stage transitions of this model's versions need an approved request.
     requires_approval: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    # The highest version number ever given: numbers of deleted versions are never reused, so
+    # `models:/<name>/<n>` always means the same files or nothing.
+    last_version: Mapped[int] = mapped_column(sa.Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 

@@ -73,6 +73,7 @@ def upgrade() -> None:
         sa.Column("name", _exact(255), nullable=False),
         sa.Column("description", sa.Text(), nullable=True),
         sa.Column("requires_approval", sa.Boolean(), nullable=False),
+        sa.Column("last_version", sa.Integer(), nullable=False),
         sa.Column("created_at", _utc_datetime(), nullable=False),
         sa.Column("updated_at", _utc_datetime(), nullable=False),
         sa.PrimaryKeyConstraint("model_id", name=op.f("pk_registered_models")),
