@@ -27,7 +27,7 @@ from llmtrace.cli import (
     _server,
     _traces,
 )
-from llmtrace.exceptions import LlmtraceError, NotFoundError
+from llmtrace.exceptions import InvalidStateError, LlmtraceError, NotFoundError
 
 EXIT_USAGE = 2
 EXIT_FAILURE = 1
@@ -91,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.handler(args)
         return code
-    except NotFoundError as exc:
+    except (NotFoundError, InvalidStateError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     except LlmtraceError as exc:

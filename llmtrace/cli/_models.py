@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from llmtrace.cli import _models_serve
+from llmtrace.cli import _models_registry, _models_serve
 
 
 def register(commands: Any) -> None:
@@ -16,4 +16,5 @@ def register(commands: Any) -> None:
     )
     sub = models.add_subparsers(dest="models_command", metavar="COMMAND")
     sub.required = True
+    _models_registry.register(sub)
     _models_serve.register(sub)

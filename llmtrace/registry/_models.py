@@ -86,7 +86,19 @@ def register_model(
         >>> v.version, v.uri
         (1, 'models:/rag-bot/1')
     """
-    store = default_store()
+    return register_in(default_store(), model_uri, name, description=description, tags=tags)
+
+
+def register_in(
+    store: Store,
+    model_uri: str,
+    name: str,
+    *,
+    description: str | None = None,
+    tags: Mapping[str, Any] | None = None,
+    user: str | None = None,
+) -> ModelVersion:
+    """`register_model` on a given store (what the CLI uses)."""
     source, run_id = _source_of(model_uri, store)
     with contextlib.suppress(AlreadyExistsError):
         store.create_registered_model(name)
@@ -96,7 +108,7 @@ def register_model(
         run_id=run_id,
         description=description,
         tags=tags,
-        created_by=current_user(),
+        created_by=user or current_user(),
     )
 
 
@@ -226,6 +238,7 @@ __all__ = [
     "get_model_version_by_alias",
     "get_registered_model",
     "pending_transitions",
+    "register_in",
     "register_model",
     "reject_transition",
     "request_transition",

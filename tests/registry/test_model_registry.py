@@ -17,7 +17,7 @@ from llmtrace.exceptions import (
     NotFoundError,
 )
 from llmtrace.store import RestStore, SqlStore, Store
-from tests.server.conftest import LiveServer, live_server  # noqa: F401 - fixture
+from tests.server.conftest import LiveServer
 
 
 @pytest.fixture(params=["sqlite", "postgresql", "mysql", "rest"])
