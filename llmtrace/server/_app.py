@@ -14,6 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from llmtrace._version import __version__
 from llmtrace.server import (
+    _api_analytics,
     _api_artifacts,
     _api_datasets,
     _api_prompts,
@@ -83,6 +84,7 @@ def create_app(config: ServerConfig, *, store: SqlStore | None = None) -> FastAP
     app.include_router(_api_datasets.router, prefix="/api/v1")
     app.include_router(_api_registry.router, prefix="/api/v1")
     app.include_router(_api_prompts.router, prefix="/api/v1")
+    app.include_router(_api_analytics.router, prefix="/api/v1")
     # Added last = outermost: auth answers before the body is read, then the size limit.
     app.add_middleware(BodyLimitMiddleware, max_bytes=config.max_body_bytes)
     if app.state.keys is not None:

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Final, Literal, Protocol, runtime_checkable
 
+from llmtrace.store._base_analytics import AnalyticsStore
 from llmtrace.store._base_datasets import DatasetStore
 from llmtrace.store._base_prompts import PromptStore
 from llmtrace.store._base_registry import RegistryStore
@@ -33,7 +34,7 @@ Unset = Literal[_Unset.UNSET]
 
 
 @runtime_checkable
-class Store(DatasetStore, RegistryStore, PromptStore, Protocol):
+class Store(DatasetStore, RegistryStore, PromptStore, AnalyticsStore, Protocol):
     """Storage of traces, assessments, experiments and runs. `SqlStore` implements it on a
     database, `RestStore` as a client of an llmtrace server."""
 

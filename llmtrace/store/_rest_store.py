@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from llmtrace.store._rest_analytics import RestAnalyticsMixin
 from llmtrace.store._rest_datasets import RestDatasetsMixin
 from llmtrace.store._rest_prompts import RestPromptsMixin
 from llmtrace.store._rest_registry import RestRegistryMixin
@@ -10,7 +11,12 @@ from llmtrace.store._rest_tracking import RestTrackingMixin
 
 
 class RestStore(
-    RestTracesMixin, RestTrackingMixin, RestDatasetsMixin, RestRegistryMixin, RestPromptsMixin
+    RestTracesMixin,
+    RestTrackingMixin,
+    RestDatasetsMixin,
+    RestRegistryMixin,
+    RestPromptsMixin,
+    RestAnalyticsMixin,
 ):
     """A store on an llmtrace server (`llmtrace server`), reached over its REST API.
 

@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from llmtrace.exceptions import InvalidQueryError, NotFoundError
 from llmtrace.store import _ingest
 from llmtrace.store._base import UNSET, Unset
+from llmtrace.store._analytics import AnalyticsMixin
 from llmtrace.store._datasets import DatasetsMixin
 from llmtrace.store._engine import SQLITE_BEGIN, create_engine
 from llmtrace.store._filter import compile_filter, parse_order_by
@@ -74,7 +75,9 @@ def _loads(text: str | None, default: Any = None) -> Any:
         return text
 
 
-class SqlStore(TrackingMixin, ApiKeysMixin, DatasetsMixin, RegistryMixin, PromptsMixin):
+class SqlStore(
+    TrackingMixin, ApiKeysMixin, DatasetsMixin, RegistryMixin, PromptsMixin, AnalyticsMixin
+):
     """Traces, spans, tags and assessments, and experiment tracking, in a SQL database.
 
     The experiment and run methods (`create_experiment`, `create_run`, `log_batch`,
