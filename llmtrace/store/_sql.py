@@ -14,8 +14,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from llmtrace.exceptions import InvalidQueryError, NotFoundError
 from llmtrace.store import _ingest
-from llmtrace.store._base import UNSET, Unset
 from llmtrace.store._analytics import AnalyticsMixin
+from llmtrace.store._base import UNSET, Unset
 from llmtrace.store._datasets import DatasetsMixin
 from llmtrace.store._engine import SQLITE_BEGIN, create_engine
 from llmtrace.store._filter import compile_filter, parse_order_by
