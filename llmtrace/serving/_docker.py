@@ -1,0 +1,218 @@
+"""Docker build contexts for a model: the SageMaker container contract (`/ping` and
+`/invocations` on port 8080, started with the argument `serve`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from llmtrace._version import __version__
+from llmtrace.serving._errors import ServingError
+
+DEFAULT_BASE_IMAGE = "python:3.11-slim"
+CONTAINER_PORT = 8080
+MODEL_DIR = "/opt/llmtrace/model"
+# What the image installs besides the model's own requirements: the scoring server (Starlette,
+# uvicorn), orjson, and OTLP export for `LLMTRACE_STORE=http://<llmtrace server>`.
+LLMTRACE_EXTRAS = "server,fast,otlp"
+_INFO_TIMEOUT_S = 30
+_RUNS_URI = re.compile(r"^runs:/([^/]+)/?(.*)$")
+
+
+def default_requirement() -> str:
+    """The llmtrace requirement the image installs: this version, with the serving extras."""
+    return f"llmtrace[{LLMTRACE_EXTRAS}]=={__version__}"
+
+
+def model_folder(model_uri: str | os.PathLike[str], scratch: Path) -> Path:
+    """The local folder of a model: a path or `file://` URI as is; a `runs:/` or `models:/`
+    URI resolved (registry) and its files downloaded into `scratch`."""
+    text = os.fspath(model_uri)
+    if text.startswith("file://"):
+        text = unquote(urlparse(text).path)
+    if not text.startswith(("runs:/", "models:/")):
+        path = Path(text).expanduser()
+        if not path.is_dir():
+            raise ServingError(f"no model folder at {path}")
+        return path
+    from llmtrace.models import resolve_model_uri
+
+    source = resolve_model_uri(text).source
+    if not source.startswith("runs:/"):
+        return model_folder(source, scratch)  # a registered version stored as a folder
+    match = _RUNS_URI.match(source)
+    if match is None:
+        raise ServingError(f"malformed run URI {source!r} (from {text})")
+    from llmtrace.tracking import TrackingClient
+
+    return Path(TrackingClient().download_artifacts(match[1], match[2] or "", scratch))
+
+
+def _requirements(folder: Path) -> list[str]:
+    """The model's requirements.txt lines, llmtrace itself left out (the image pins it)."""
+    file = folder / "requirements.txt"
+    if not file.is_file():
+        return []
+    lines = []
+    for raw in file.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        name = line.split(";")[0].split("[")[0].split("@")[0]
+        for sep in ("==", ">=", "<=", "~=", "!=", ">", "<", " "):
+            name = name.split(sep)[0]
+        if name.strip().lower().replace("_", "-") == "llmtrace":
+            continue
+        lines.append(line)
+    return lines
+
+
+def generate_dockerfile(
+    model_uri: str | os.PathLike[str],
+    output_dir: str | os.PathLike[str],
+    *,
+    base_image: str = DEFAULT_BASE_IMAGE,
+    llmtrace_requirement: str | os.PathLike[str] | None = None,
+) -> Path:
+    """Write a Docker build context serving the model: `Dockerfile`, `requirements.txt` (the
+    model's plus llmtrace) and `model/` (a copy of the model folder). Returns the Dockerfile.
+
+    `llmtrace_requirement` is a pip requirement (default `llmtrace[server,fast,otlp]==<this
+    version>`) or the path of a wheel/sdist, copied into the context and installed from there.
+
+    Example:
+        >>> generate_dockerfile("models:/support-bot/3", "build/support-bot")
+        >>> # docker build -t support-bot build/support-bot && docker run -p 8080:8080 support-bot
+    """
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / "model"
+    with tempfile.TemporaryDirectory(prefix="llmtrace-model-") as scratch:
+        source = model_folder(model_uri, Path(scratch))
+        if target.exists():
+            shutil.rmtree(target)
+        ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+        shutil.copytree(source, target, ignore=ignore)
+        requirements = _requirements(source)
+
+    copy_wheels = ""
+    requirement = os.fspath(llmtrace_requirement or default_requirement())
+    local = Path(requirement)
+    if llmtrace_requirement is not None and local.is_file():
+        wheels = out / "wheels"
+        wheels.mkdir(exist_ok=True)
+        shutil.copy2(local, wheels / local.name)
+        requirement = f"llmtrace[{LLMTRACE_EXTRAS}] @ file:///opt/llmtrace/wheels/{local.name}"
+        copy_wheels = "COPY wheels /opt/llmtrace/wheels\n"
+    lines = [*requirements, requirement]
+    (out / "requirements.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    entrypoint = json.dumps(
+        ["python", "-m", "llmtrace.serving", "--model", MODEL_DIR, "--host", "0.0.0.0",
+         "--port", str(CONTAINER_PORT)]
+    )  # fmt: skip
+    dockerfile = out / "Dockerfile"
+    dockerfile.write_text(
+        f"""\
+# A scoring server for one model, generated by llmtrace {__version__}
+# (`llmtrace models generate-dockerfile`). Build and run:
+#   docker build -t my-model . && docker run -p {CONTAINER_PORT}:{CONTAINER_PORT} my-model
+# Endpoints: POST /invocations, GET /ping, /health, /version. Traces go to $LLMTRACE_STORE
+# (e.g. -e LLMTRACE_STORE=http://llmtrace-server:5000); -e LLMTRACE_SERVING_TRACE=false
+# turns them off, -e LLMTRACE_SERVING_WORKERS=N sets the worker processes.
+FROM {base_image}
+
+ENV PYTHONDONTWRITEBYTECODE=1 \\
+    PYTHONUNBUFFERED=1 \\
+    PIP_NO_CACHE_DIR=1 \\
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+
+WORKDIR /opt/llmtrace
+COPY requirements.txt /opt/llmtrace/requirements.txt
+{copy_wheels}RUN pip install -r /opt/llmtrace/requirements.txt
+COPY model {MODEL_DIR}
+
+EXPOSE {CONTAINER_PORT}
+# SageMaker starts the container with the argument `serve`; plain `docker run` gets it from CMD.
+ENTRYPOINT {entrypoint}
+CMD ["serve"]
+""",
+        encoding="utf-8",
+    )
+    return dockerfile
+
+
+def build_docker(
+    model_uri: str | os.PathLike[str],
+    image: str,
+    *,
+    base_image: str = DEFAULT_BASE_IMAGE,
+    llmtrace_requirement: str | os.PathLike[str] | None = None,
+    docker: str = "docker",
+) -> None:
+    """Generate the build context of `generate_dockerfile` in a temporary folder and run
+    `docker build -t image` on it (its output goes to this process's stdout/stderr).
+
+    Raises `ServingError` when Docker is not installed, no engine answers, or the build fails.
+
+    Example:
+        >>> build_docker("models:/support-bot/3", "support-bot:3")
+    """
+    executable = shutil.which(docker)
+    if executable is None:
+        raise ServingError(
+            f"{docker!r} was not found: install Docker (https://docs.docker.com/get-docker/), "
+            "or write the build context with generate_dockerfile and build it elsewhere"
+        )
+    check_engine(executable)
+    with tempfile.TemporaryDirectory(prefix="llmtrace-docker-") as context:
+        generate_dockerfile(
+            model_uri, context, base_image=base_image, llmtrace_requirement=llmtrace_requirement
+        )
+        done = subprocess.run([executable, "build", "-t", image, context], check=False)
+    if done.returncode != 0:
+        raise ServingError(
+            f"docker build failed (exit code {done.returncode}); see its output above"
+        )
+
+
+def check_engine(executable: str) -> None:
+    """Raise `ServingError` unless a Docker engine answers `docker info`."""
+    try:
+        probe = subprocess.run(
+            [executable, "info", "--format", "{{.ServerVersion}}"],
+            capture_output=True,
+            text=True,
+            timeout=_INFO_TIMEOUT_S,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ServingError(f"no Docker engine answered ({exc}): start Docker and retry") from exc
+    if probe.returncode != 0 or not probe.stdout.strip():
+        lines = (probe.stderr or probe.stdout).strip().splitlines()
+        reason = next(
+            (ln for ln in lines if "docker daemon" in ln.lower()), lines[-1] if lines else ""
+        )
+        raise ServingError(
+            f"no Docker engine is reachable ({reason.strip() or 'docker info failed'}): "
+            "start Docker (or set DOCKER_HOST) and retry"
+        )
+
+
+__all__ = [
+    "CONTAINER_PORT",
+    "DEFAULT_BASE_IMAGE",
+    "LLMTRACE_EXTRAS",
+    "MODEL_DIR",
+    "build_docker",
+    "check_engine",
+    "default_requirement",
+    "generate_dockerfile",
+    "model_folder",
+]
