@@ -556,6 +556,8 @@ class PromptRow(Base):
     name: Mapped[str] = mapped_column(ExactString(255))
     description: Mapped[str | None] = mapped_column(sa.Text)
     tags: Mapped[str] = mapped_column(LongText, default="{}")  # JSON object
+    # The highest version number ever given: a deleted version's number is never reused.
+    last_version: Mapped[int] = mapped_column(sa.Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 

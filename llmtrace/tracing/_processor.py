@@ -13,7 +13,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -22,7 +22,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import StatusCode, get_current_span
 
 from llmtrace import semconv as sc
-from llmtrace.context import get_trace_defaults
+from llmtrace.context import PromptUse, get_trace_defaults, prompt_attributes, prompts_in_trace
 from llmtrace.tracing import _deferred
 
 logger = logging.getLogger("llmtrace")
@@ -31,6 +31,13 @@ logger = logging.getLogger("llmtrace")
 _MAX_TAIL_TRACES = 10_000
 _MAX_TAIL_SPANS_PER_TRACE = 10_000
 _MAX_BACKOFF_S = 5.0
+# Spans whose type was unknown at start while a prompt was in use (payloads deferred): their
+# prompt link is decided at end. Beyond this many, spans that never ended are forgotten.
+_MAX_PROMPTED_SPANS = 10_000
+# The model calls a formatted prompt is linked to: llmtrace's types, and GenAI/OpenInference
+# conventions of spans from other instrumentations.
+_LLM_TYPES = frozenset({sc.SpanType.LLM.value, sc.SpanType.CHAT_MODEL.value})
+_LLM_OPERATIONS = frozenset({"chat", "text_completion", "generate_content"})
 
 
 class SpanSink(Protocol):
@@ -86,6 +93,36 @@ def stamp(span: Span, parent_context: Context | None, resource: object) -> None:
             span.set_attribute(sc.SPAN_FOREIGN_PARENT, True)
 
 
+def _llm_kind(attributes: Mapping[str, object] | None) -> bool | None:
+    """True for an LLM or chat span, False for another kind, None when the kind is unknown."""
+    if not attributes:
+        return None
+    kind, operation = attributes.get(sc.SPAN_TYPE), attributes.get(sc.GEN_AI_OPERATION_NAME)
+    if kind in _LLM_TYPES or operation in _LLM_OPERATIONS:
+        return True
+    if attributes.get("openinference.span.kind") == "LLM":
+        return True
+    return None if kind is None and operation is None else False
+
+
+def stamp_prompts(span: Span) -> tuple[PromptUse, ...] | None:
+    """Stamp the registered prompts formatted earlier in this span's trace and context onto a
+    starting LLM/chat span. Returns them when the span's kind is not known yet (its attributes
+    travel beside it until export) so that the caller decides at its end. Never raises."""
+    try:
+        prompts = prompts_in_trace(span.context.trace_id)
+        if prompts is None:
+            return None
+        is_llm = _llm_kind(span.attributes)
+        if is_llm is None:
+            return prompts
+        if is_llm:
+            span.set_attributes(prompt_attributes(prompts))
+    except Exception:
+        logger.debug("llmtrace could not link a span to its prompt", exc_info=True)
+    return None
+
+
 class StampProcessor(SpanProcessor):
     """Only the stamping of `ExportProcessor.on_start`, for runtimes whose spans leave over
     OTLP alone (a server as the store): registered first, so exporters see the attributes."""
@@ -95,6 +132,7 @@ class StampProcessor(SpanProcessor):
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         stamp(span, parent_context, self._resource)
+        stamp_prompts(span)
 
 
 class ExportProcessor(SpanProcessor):
@@ -132,6 +170,7 @@ class ExportProcessor(SpanProcessor):
         self._tail: dict[int, list[ReadableSpan]] = {}
         self._tail_errors: set[int] = set()
         self._tail_lock = threading.Lock()
+        self._prompted: dict[int, tuple[PromptUse, ...]] = {}
         self._worker: threading.Thread | None = None
         self._start_worker()
         if hasattr(os, "register_at_fork"):
@@ -141,8 +180,15 @@ class ExportProcessor(SpanProcessor):
 
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
         stamp(span, parent_context, self._resource)
+        prompts = stamp_prompts(span)
+        if prompts is not None:
+            if len(self._prompted) >= _MAX_PROMPTED_SPANS:
+                self._prompted.clear()
+            self._prompted[span.context.span_id] = prompts
 
     def on_end(self, span: ReadableSpan) -> None:
+        if self._prompted:
+            self._stamp_deferred_prompts(span)
         if not span.context.trace_flags.sampled:
             self._hold_unsampled(span)
             return
@@ -154,6 +200,18 @@ class ExportProcessor(SpanProcessor):
         queue.append(span)
         if len(queue) == self._batch_size:
             self._wake.set()
+
+    def _stamp_deferred_prompts(self, span: ReadableSpan) -> None:
+        """Link an ending span whose kind was unknown at start to its prompts, through the
+        attributes that travel beside it (the SDK span is read-only by now)."""
+        try:
+            prompts = self._prompted.pop(span.context.span_id, None)
+            entry = _deferred.PENDING.get(span.context.span_id) if prompts else None
+            static = entry[_deferred.STATIC] if entry is not None else None
+            if prompts and isinstance(static, dict) and _llm_kind(static):
+                static.update(prompt_attributes(prompts))
+        except Exception:
+            logger.debug("llmtrace could not link a span to its prompt", exc_info=True)
 
     def _hold_unsampled(self, span: ReadableSpan) -> None:
         tid = span.context.trace_id

@@ -62,6 +62,7 @@ def upgrade() -> None:
         sa.Column("name", _exact(255), nullable=False),
         sa.Column("description", sa.Text(), nullable=True),
         sa.Column("tags", _long_text(), nullable=False),
+        sa.Column("last_version", sa.Integer(), nullable=False),
         sa.Column("created_at", _utc_datetime(), nullable=False),
         sa.Column("updated_at", _utc_datetime(), nullable=False),
         sa.PrimaryKeyConstraint("prompt_id", name=op.f("pk_prompts")),
