@@ -36,6 +36,16 @@ from llmtrace.exceptions import (
 )
 from llmtrace.integrations import instrument, uninstrument
 from llmtrace.pricing import set_price
+from llmtrace.registry import (
+    approve_transition,
+    load_prompt,
+    register_model,
+    register_prompt,
+    request_transition,
+    set_model_alias,
+    set_prompt_alias,
+    transition_model_version_stage,
+)
 from llmtrace.semconv import SpanStatus, SpanType
 from llmtrace.store import (
     Assessment,
@@ -120,6 +130,7 @@ __all__ = [
     "TrackingClient",
     "__version__",
     "active_run",
+    "approve_transition",
     "configure",
     "create_dataset",
     "create_experiment",
@@ -139,6 +150,7 @@ __all__ = [
     "get_trace",
     "instrument",
     "list_artifacts",
+    "load_prompt",
     "log_artifact",
     "log_artifacts",
     "log_dict",
@@ -149,7 +161,10 @@ __all__ = [
     "log_params",
     "log_table",
     "log_text",
+    "register_model",
+    "register_prompt",
     "rename_experiment",
+    "request_transition",
     "restore_experiment",
     "restore_run",
     "search_datasets",
@@ -157,7 +172,9 @@ __all__ = [
     "search_traces",
     "set_experiment",
     "set_experiment_tags",
+    "set_model_alias",
     "set_price",
+    "set_prompt_alias",
     "set_tag",
     "set_tags",
     "shutdown",
@@ -166,7 +183,19 @@ __all__ = [
     "stats",
     "trace",
     "trace_defaults",
+    "transition_model_version_stage",
     "uninstrument",
     "update_current_trace",
     "with_context",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """`llmtrace.models`, `llmtrace.serving` and `llmtrace.registry` after a plain
+    `import llmtrace`: imported on first use (the model format pulls in cloudpickle and YAML,
+    serving Starlette), so `import llmtrace` stays light."""
+    if name in ("models", "serving", "registry"):
+        import importlib
+
+        return importlib.import_module(f"llmtrace.{name}")
+    raise AttributeError(f"module 'llmtrace' has no attribute {name!r}")

@@ -18,12 +18,12 @@ from llmtrace.serving._errors import ServingError
 from llmtrace.serving._model import ModelInfo, ServableModel
 from llmtrace.serving._serve import serve
 
-__all__ = [
+__all__ = [  # noqa: RUF022 - plain sorted order, as tests/test_public_api.py expects
     "DEFAULT_MAX_BODY_BYTES",
-    "TRACE_ID_HEADER",
     "ModelInfo",
     "ServableModel",
     "ServingError",
+    "TRACE_ID_HEADER",
     "build_docker",
     "create_app",
     "generate_dockerfile",

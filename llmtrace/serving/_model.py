@@ -17,7 +17,9 @@ class ServableModel(Protocol):
     `model_uri`.
     """
 
-    def predict(self, data: Any, params: Mapping[str, Any] | None = None) -> Any: ...
+    def predict(self, data: Any, params: Mapping[str, Any] | None = None) -> Any:
+        """Predictions for `data` (a DataFrame, or JSON values) with optional `params`."""
+        ...
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from llmtrace.store.dataset_entities import (
     MergeResult,
 )
 from llmtrace.store.entities import Assessment, ModelUsage, Span, Trace, TraceInfo, TraceList
+from llmtrace.store.prompt_entities import Prompt, PromptList, PromptVersion, PromptVersionList
 from llmtrace.store.records import SpanRecord
 from llmtrace.store.registry_entities import (
     ModelVersion,
@@ -53,6 +54,10 @@ __all__ = [
     "ModelVersion",
     "ModelVersionList",
     "Param",
+    "Prompt",
+    "PromptList",
+    "PromptVersion",
+    "PromptVersionList",
     "RegisteredModel",
     "RegisteredModelList",
     "RestStore",
