@@ -51,6 +51,8 @@ from typing import NoReturn
 import pytest
 import sqlalchemy as sa
 
+from llmtrace.store import RestStore, SqlStore, Store
+
 BACKENDS = ("sqlite", "postgresql", "mysql")
 
 _SERVER_URL_ENV = {"postgresql": "LLMTRACE_TEST_PG_URL", "mysql": "LLMTRACE_TEST_MYSQL_URL"}
@@ -353,6 +355,29 @@ def migrated_engine(migrated_db_url: str) -> Iterator[sa.Engine]:
         engine.dispose()
 
 
+@pytest.fixture(params=["sqlite", "postgresql", "mysql", "rest"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """The same `Store` calls on every implementation: a `SqlStore` on each backend, and a
+    `RestStore` on a live llmtrace server (over SQLite) on loopback."""
+    if request.param == "rest":
+        from tests.server.conftest import start_server
+
+        live = start_server(
+            request.getfixturevalue("migrated_sqlite_url"), artifacts=str(tmp_path / "artifacts")
+        )
+        try:
+            with RestStore(live.url) as rest:
+                yield rest
+        finally:
+            live.stop()
+        return
+    sql = SqlStore(request.getfixturevalue(f"migrated_{request.param}_url"))
+    try:
+        yield sql
+    finally:
+        sql.close()
+
+
 _SERVER_FIXTURES = frozenset(
     f"{prefix}{backend}_{suffix}"
     for prefix in ("", "migrated_")
@@ -366,7 +391,8 @@ def _needs_server(item: pytest.Item) -> bool:
     if fixtures & _SERVER_FIXTURES:
         return True
     params = getattr(getattr(item, "callspec", None), "params", {})
-    return any(params.get(name, "sqlite") != "sqlite" for name in ("db_url", "migrated_db_url"))
+    names = ("db_url", "migrated_db_url", "any_store")
+    return any(params.get(name, "sqlite") not in ("sqlite", "rest") for name in names)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

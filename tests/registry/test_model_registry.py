@@ -4,7 +4,6 @@ aliases, search, stages, and the approval workflow."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 
 import pytest
 
@@ -16,22 +15,13 @@ from llmtrace.exceptions import (
     InvalidStateError,
     NotFoundError,
 )
-from llmtrace.store import RestStore, SqlStore, Store
-from tests.server.conftest import LiveServer
+from llmtrace.store import SqlStore, Store
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "mysql", "rest"])
-def store(request: pytest.FixtureRequest) -> Iterator[Store]:
-    """A SqlStore on each backend, and a RestStore on a live server (over SQLite)."""
-    if request.param == "rest":
-        url = request.getfixturevalue("migrated_sqlite_url")
-        live: LiveServer = request.getfixturevalue("live_server")(url)
-        with RestStore(live.url) as rest:
-            yield rest
-        return
-    sql = SqlStore(request.getfixturevalue(f"migrated_{request.param}_url"))
-    yield sql
-    sql.close()
+@pytest.fixture
+def store(any_store: Store) -> Store:
+    """Each `Store` implementation (tests/conftest.py `any_store`)."""
+    return any_store
 
 
 def test_models_versions_tags_and_aliases(store: Store) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,22 +13,14 @@ from llmtrace.exceptions import (
     InvalidQueryError,
     NotFoundError,
 )
-from llmtrace.store import RestStore, SqlStore, Store
+from llmtrace.store import SqlStore, Store
 from tests.server.conftest import LiveServer, live_server  # noqa: F401 - fixture
 
 
-@pytest.fixture(params=["sqlite", "postgresql", "mysql", "rest"])
-def store(request: pytest.FixtureRequest) -> Iterator[Store]:
-    """A SqlStore on each backend, and a RestStore on a live server (over SQLite)."""
-    if request.param == "rest":
-        url = request.getfixturevalue("migrated_sqlite_url")
-        live: LiveServer = request.getfixturevalue("live_server")(url)
-        with RestStore(live.url) as rest:
-            yield rest
-        return
-    sql = SqlStore(request.getfixturevalue(f"migrated_{request.param}_url"))
-    yield sql
-    sql.close()
+@pytest.fixture
+def store(any_store: Store) -> Store:
+    """Each `Store` implementation (tests/conftest.py `any_store`)."""
+    return any_store
 
 
 QA = [
