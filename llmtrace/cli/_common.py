@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from llmtrace._config import Settings
 from llmtrace.exceptions import ConfigError
 from llmtrace.store import SqlStore, Store
 from llmtrace.store import open_store as _open_any
+
+T = TypeVar("T")
 
 
 def store_url(args: argparse.Namespace) -> str:
@@ -53,3 +57,16 @@ def usd(value: float | None) -> str:
     if value is None:
         return "-"
     return f"${value:.4f}" if value >= 0.01 or value == 0 else f"${value:.6f}"
+
+
+def all_pages(fetch: Callable[[str | None], Any]) -> list[Any]:
+    """Every item of a paged search: `fetch(page_token)` returns a page (an iterable with
+    `next_page_token`), called until the last page."""
+    found: list[Any] = []
+    token: str | None = None
+    while True:
+        page = fetch(token)
+        found += list(page)
+        token = page.next_page_token
+        if not token:
+            return found

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from llmtrace.cli._common import connect_store, format_table
+from llmtrace.cli._common import all_pages, connect_store, format_table
 from llmtrace.exceptions import InvalidParameterError
 from llmtrace.registry._prompts import parse_prompt_ref
 from llmtrace.store import Store
@@ -109,14 +109,9 @@ def _register(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     store = connect_store(args)
     try:
-        found = []
-        token: str | None = None
-        while True:
-            page = store.search_prompts(args.filter, limit=_LIST_PAGE, page_token=token)
-            found += list(page)
-            token = page.next_page_token
-            if not token:
-                break
+        found = all_pages(
+            lambda token: store.search_prompts(args.filter, limit=_LIST_PAGE, page_token=token)
+        )
     finally:
         store.close()
     if args.json:
@@ -171,14 +166,9 @@ def _show(args: argparse.Namespace) -> int:
 def _versions(args: argparse.Namespace) -> int:
     store = connect_store(args)
     try:
-        found: list[PromptVersion] = []
-        token: str | None = None
-        while True:
-            page = store.list_prompt_versions(args.name, limit=_LIST_PAGE, page_token=token)
-            found += list(page)
-            token = page.next_page_token
-            if not token:
-                break
+        found: list[PromptVersion] = all_pages(
+            lambda token: store.list_prompt_versions(args.name, limit=_LIST_PAGE, page_token=token)
+        )
     finally:
         store.close()
     if args.json:
