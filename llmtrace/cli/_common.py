@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from llmtrace._config import Settings
 from llmtrace.exceptions import ConfigError
 from llmtrace.store import SqlStore, Store
 from llmtrace.store import open_store as _open_any
-
-T = TypeVar("T")
 
 
 def store_url(args: argparse.Namespace) -> str:
