@@ -12,6 +12,7 @@ from __future__ import annotations
 from llmtrace.store._base import Store
 from llmtrace.store._rest_store import RestStore
 from llmtrace.store._sql import SqlStore
+from llmtrace.store.analytics_entities import SpanGroup, TimeBucket
 from llmtrace.store.dataset_entities import (
     Dataset,
     DatasetList,
@@ -65,9 +66,11 @@ __all__ = [
     "RunInfo",
     "RunList",
     "Span",
+    "SpanGroup",
     "SpanRecord",
     "SqlStore",
     "Store",
+    "TimeBucket",
     "Trace",
     "TraceInfo",
     "TraceList",
