@@ -1,7 +1,8 @@
-"""llmtrace's Streamlit dashboard over the store.
+"""llmtrace's Streamlit dashboard over the store: `llmtrace ui --store URL`.
 
-The app lands with the dashboard issue; this package only reserves the import name in the
-distribution so that the layout of the design card holds from the first release.
+`app.py` is the entry script (`streamlit run dashboard/app.py`); the pages live in `pages/` and
+are listed in `_nav.PAGES`. Pages read the store only through the `Store` API (`_store`), so the
+dashboard works on a database file and against an llmtrace server. See docs/dashboard.md.
 """
 
 __all__: list[str] = []

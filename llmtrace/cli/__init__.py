@@ -26,6 +26,7 @@ from llmtrace.cli import (
     _runs,
     _server,
     _traces,
+    _ui,
 )
 from llmtrace.exceptions import InvalidStateError, LlmtraceError, NotFoundError
 
@@ -58,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     _keys.register(commands)
     _models.register(commands)
     _prompts.register(commands)
+    _ui.register(commands)
     _register_plugins(commands)
     return parser
 
