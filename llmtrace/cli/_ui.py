@@ -35,7 +35,8 @@ def register(commands: Any) -> None:
         "ui",
         help="open the dashboard (Streamlit) over the store",
         description=(
-            "Run the llmtrace dashboard: traces, trace detail, sessions. It reads the store "
+            "Run the llmtrace dashboard: traces, sessions, analytics, evaluations, experiments, "
+            "models and prompts. It reads the store "
             f"through its API, so a database URL and a server URL both work. Needs {_INSTALL}."
         ),
     )
