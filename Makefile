@@ -1,5 +1,6 @@
 # Two entry points that work on a fresh machine with only Python 3.10+:
-#   make demo   set up .venv and trace an example pipeline into the default store
+#   make demo   set up .venv, fill the default store with an example RAG app (traces,
+#               evaluations, a registered model) and open the dashboard on it
 #   make test   set up .venv and run the whole test suite (SQLite, PostgreSQL, MariaDB)
 PYTHON ?= python3
 VENV ?= .venv
@@ -15,7 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/llmtrace demo
+	$(BIN)/python -m dashboard.demo
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -17,7 +17,7 @@ from llmtrace.store import _ingest
 from llmtrace.store._analytics import AnalyticsMixin
 from llmtrace.store._base import UNSET, Unset
 from llmtrace.store._datasets import DatasetsMixin
-from llmtrace.store._engine import SQLITE_BEGIN, create_engine
+from llmtrace.store._engine import SQLITE_BEGIN, create_engine, write_connection
 from llmtrace.store._filter import compile_filter, parse_order_by
 from llmtrace.store._keys import ApiKeysMixin
 from llmtrace.store._pagination import decode_token, encode_token, query_fingerprint
@@ -193,13 +193,13 @@ class SqlStore(
 
     def set_trace_tag(self, trace_id: str, key: str, value: str = "true") -> None:
         """Set (or replace) a tag on a stored trace."""
-        with self.engine.begin() as conn:
+        with write_connection(self.engine) as conn:
             self._require_trace(conn, trace_id)
             _upsert_kv(conn, tags_t, {trace_id: {key[:255]: str(value)[:500]}}, {trace_id})
 
     def delete_trace_tag(self, trace_id: str, key: str) -> None:
         """Remove a tag from a stored trace (no error if it was not set)."""
-        with self.engine.begin() as conn:
+        with write_connection(self.engine) as conn:
             self._require_trace(conn, trace_id)
             conn.execute(
                 sa.delete(tags_t).where(tags_t.c.trace_id == trace_id, tags_t.c.key == key)
@@ -240,7 +240,7 @@ class SqlStore(
             "created_at": now,
             "updated_at": now,
         }
-        with self.engine.begin() as conn:
+        with write_connection(self.engine) as conn:
             self._require_trace(conn, trace_id)
             conn.execute(sa.insert(assessments_t), [row])
         return _assessment(row)
@@ -282,7 +282,7 @@ class SqlStore(
         if metadata is not UNSET:
             changes["metadata"] = _ingest.json_text(dict(metadata or {}))
         where = assessments_t.c.assessment_id == assessment_id
-        with self.engine.begin() as conn:
+        with write_connection(self.engine) as conn:
             if changes:
                 changes["updated_at"] = datetime.now(timezone.utc)
                 conn.execute(sa.update(assessments_t).where(where).values(changes))
@@ -294,7 +294,7 @@ class SqlStore(
     def delete_assessment(self, assessment_id: str) -> None:
         """Delete an assessment; NotFoundError if unknown."""
         where = assessments_t.c.assessment_id == assessment_id
-        with self.engine.begin() as conn:
+        with write_connection(self.engine) as conn:
             # Existence by SELECT: MySQL's rowcount would not tell a missing row from no change.
             if conn.execute(sa.select(assessments_t.c.assessment_id).where(where)).first() is None:
                 raise NotFoundError(f"assessment {assessment_id!r} not found")
@@ -451,7 +451,7 @@ class SqlStore(
             conditions.append(traces_t.c.project == project)
         deleted = 0
         while True:
-            with self.engine.begin() as conn:
+            with write_connection(self.engine) as conn:
                 ids = list(
                     conn.execute(
                         sa.select(traces_t.c.trace_id).where(*conditions).limit(batch_size)
