@@ -7,14 +7,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from llmtrace.store.entities import Page
+from llmtrace.store.entities import Page, json_ready
 
 if TYPE_CHECKING:
     import pandas as pd
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
 
 
 @dataclass
@@ -37,10 +33,7 @@ class Dataset:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
-        data = asdict(self)
-        data["created_at"] = _iso(self.created_at)
-        data["updated_at"] = _iso(self.updated_at)
-        return data
+        return json_ready(self)
 
 
 @dataclass
@@ -61,10 +54,7 @@ class DatasetRecord:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
-        data = asdict(self)
-        data["created_at"] = _iso(self.created_at)
-        data["updated_at"] = _iso(self.updated_at)
-        return data
+        return json_ready(self)
 
 
 class DatasetList(Page[Dataset]):

@@ -11,6 +11,16 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
+def json_ready(entity: Any) -> dict[str, Any]:
+    """A dataclass entity as a JSON-ready dict: `asdict`, with its datetime fields as
+    ISO-8601 strings."""
+    data = asdict(entity)
+    for key, value in data.items():
+        if isinstance(value, datetime):
+            data[key] = value.isoformat()
+    return data
+
+
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
@@ -106,10 +116,7 @@ class Assessment:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
-        data = asdict(self)
-        data["created_at"] = _iso(self.created_at)
-        data["updated_at"] = _iso(self.updated_at)
-        return data
+        return json_ready(self)
 
 
 @dataclass

@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from llmtrace.store.entities import Page
+from llmtrace.store.entities import Page, json_ready
 
 # A version's stage; "None" (a string) is the stage of a version never promoted.
 STAGES = ("None", "Staging", "Production", "Archived")
@@ -43,10 +43,7 @@ class ModelVersion:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
-        data = asdict(self)
-        data["created_at"] = _iso(self.created_at)
-        data["updated_at"] = _iso(self.updated_at)
-        return data
+        return json_ready(self)
 
 
 @dataclass
@@ -97,10 +94,7 @@ class TransitionRequest:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict."""
-        data = asdict(self)
-        data["requested_at"] = _iso(self.requested_at)
-        data["decided_at"] = _iso(self.decided_at)
-        return data
+        return json_ready(self)
 
 
 class RegisteredModelList(Page[RegisteredModel]):
