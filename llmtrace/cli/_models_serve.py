@@ -43,6 +43,13 @@ def register(sub: Any) -> None:
         metavar="MIB",
         help="largest request body, in MiB (default 32); larger ones get 413",
     )
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        metavar="S",
+        help="answer 504 when the model takes longer than S seconds (default 60; 0: no limit)",
+    )
     p.set_defaults(handler=_serve)
 
     g = sub.add_parser(
@@ -112,6 +119,7 @@ def _serve(args: argparse.Namespace) -> int:
             workers=args.workers,
             trace=not args.no_trace,
             max_body_bytes=int(args.max_body_mb * _MIB),
+            timeout=args.timeout if args.timeout > 0 else None,
             log_level="warning",
         )
     except OSError as exc:

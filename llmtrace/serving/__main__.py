@@ -43,6 +43,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         default=os.environ.get("LLMTRACE_SERVING_TRACE", "").strip().lower() in _FALSE,
     )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=float(os.environ.get("LLMTRACE_SERVING_TIMEOUT") or 60.0),
+        help="seconds before an invocation gets 504 (0: no limit)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     if not args.model:
@@ -54,6 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             port=args.port,
             workers=args.workers,
             trace=not args.no_trace,
+            timeout=args.timeout if args.timeout > 0 else None,
         )
     except LlmtraceError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger("llmtrace.serving")
 
 DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
+# Per-invocation limit, as MLflow's scoring server has (it answers 504 too).
+DEFAULT_TIMEOUT_S = 60.0
 TRACE_ID_HEADER = "x-llmtrace-trace-id"
 SPAN_NAME = "invocations"
 _JSON = "application/json"
@@ -137,12 +139,15 @@ def create_app(
     model_uri: str | None = None,
     trace: bool = True,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    timeout: float | None = DEFAULT_TIMEOUT_S,
 ) -> Starlette:
     """An ASGI app serving `model` (anything with `predict(data, params=None)`).
 
     Name, version and URI default to the model's `registered_name`, `registered_version` and
     `model_uri`. With `trace=True` every invocation is a trace in the configured llmtrace
-    store (see `llmtrace.configure`); bodies over `max_body_bytes` get 413.
+    store (see `llmtrace.configure`); bodies over `max_body_bytes` get 413. An invocation not
+    answered within `timeout` seconds gets 504 `TIMEOUT` (None: no limit); the model call
+    itself cannot be interrupted, so it finishes in the background (and is still traced).
 
     Example:
         >>> app = create_app(load_model("models:/support-bot/3"))
@@ -163,6 +168,8 @@ def create_app(
         raise ServingError(f"cannot serve {type(model).__name__}: it has no predict() method")
     if max_body_bytes <= 0:
         raise ServingError(f"max_body_bytes must be positive, not {max_body_bytes}")
+    if timeout is not None and not timeout > 0:
+        raise ServingError(f"timeout must be positive (or None for no limit), not {timeout}")
     info = ModelInfo.of(model, name=model_name, version=model_version, uri=model_uri)
     scorer = Scorer(model, info, trace=trace)
     health = dumps({"status": "ok", "model": info.as_dict(), "tracing": trace})
@@ -191,7 +198,21 @@ def create_app(
             body = await read_body(request)
         except RequestError as exc:
             return answer(exc.status, _error(exc.status, exc.message, exc.code))
-        return answer(*await run_in_threadpool(scorer, kind, body))
+        if timeout is None:
+            return answer(*await run_in_threadpool(scorer, kind, body))
+        import anyio
+
+        try:
+            with anyio.fail_after(timeout):
+                # Abandoned on timeout: the thread cannot be stopped, the answer can.
+                result = await anyio.to_thread.run_sync(scorer, kind, body, abandon_on_cancel=True)
+        except TimeoutError:
+            message = (
+                f"the model did not answer within {timeout:g} s (raise the limit with "
+                "timeout= / --timeout)"
+            )
+            return answer(504, _error(504, message, "TIMEOUT"))
+        return answer(*result)
 
     async def ping(_: Request) -> Response:
         return Response(b"", status_code=200)
@@ -234,4 +255,11 @@ def _too_large(size: int, limit: int, *, at_least: bool = False) -> str:
     )
 
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "TRACE_ID_HEADER", "Scorer", "create_app", "media_kind"]
+__all__ = [
+    "DEFAULT_MAX_BODY_BYTES",
+    "DEFAULT_TIMEOUT_S",
+    "TRACE_ID_HEADER",
+    "Scorer",
+    "create_app",
+    "media_kind",
+]

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from llmtrace.serving._app import DEFAULT_MAX_BODY_BYTES, create_app
+from llmtrace.serving._app import DEFAULT_MAX_BODY_BYTES, DEFAULT_TIMEOUT_S, create_app
 from llmtrace.serving._errors import ServingError
 from llmtrace.serving._model import ServableModel
 
@@ -28,6 +28,7 @@ class ServeConfig:
     model_version: str | None = None
     trace: bool = True
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    timeout: float | None = DEFAULT_TIMEOUT_S
 
 
 def load(model_uri: str | os.PathLike[str]) -> ServableModel:
@@ -49,13 +50,15 @@ def serve(
     model_version: str | int | None = None,
     trace: bool = True,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    timeout: float | None = DEFAULT_TIMEOUT_S,
     log_level: str = "info",
 ) -> None:
     """Serve a model (a URI, a folder, or a loaded model) until interrupted.
 
     `workers > 1` starts that many processes, each loading the model from its URI (a model
     object cannot be shared between processes). Traces go to the store configured by
-    `llmtrace.configure` / `LLMTRACE_STORE` unless `trace=False`.
+    `llmtrace.configure` / `LLMTRACE_STORE` unless `trace=False`. An invocation not answered
+    within `timeout` seconds gets 504 (None: no limit).
 
     Example:
         >>> serve("models:/support-bot/3", port=8080, workers=2)
@@ -74,7 +77,7 @@ def serve(
         if isinstance(model, Path) or Path(uri).exists():
             uri = str(Path(uri).resolve())  # worker processes may start elsewhere
         if workers > 1:
-            config = ServeConfig(uri, model_name, version, trace, max_body_bytes)
+            config = ServeConfig(uri, model_name, version, trace, max_body_bytes, timeout)
             os.environ[CONFIG_ENV] = json.dumps(asdict(config))
             uvicorn.run(
                 f"{__name__}:app_from_env",
@@ -85,7 +88,7 @@ def serve(
                 log_level=log_level,
             )
             return
-        app: Any = app_for(ServeConfig(uri, model_name, version, trace, max_body_bytes))
+        app: Any = app_for(ServeConfig(uri, model_name, version, trace, max_body_bytes, timeout))
     else:
         if workers > 1:
             raise ServingError(
@@ -98,6 +101,7 @@ def serve(
             model_version=version,
             trace=trace,
             max_body_bytes=max_body_bytes,
+            timeout=timeout,
         )
     uvicorn.run(app, host=host, port=port, log_level=log_level)
 
@@ -121,6 +125,7 @@ def app_for(config: ServeConfig) -> Starlette:
         model_uri=getattr(model, "model_uri", None) or config.model_uri,
         trace=config.trace,
         max_body_bytes=config.max_body_bytes,
+        timeout=config.timeout,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -290,3 +291,25 @@ def test_create_app_refuses_what_it_cannot_serve() -> None:
         create_app(object())  # type: ignore[arg-type]
     with pytest.raises(ServingError, match="max_body_bytes must be positive"):
         create_app(Identity(), max_body_bytes=0)
+
+
+class Sleepy:
+    """Sleeps as long as its input says, then echoes it."""
+
+    def predict(self, data: Any, params: Any = None) -> Any:
+        time.sleep(float(data[0]))
+        return data
+
+
+def test_a_slow_model_gets_504_and_the_server_keeps_serving(
+    scoring_server: Callable[..., LiveApp],
+) -> None:
+    live = scoring_server(Sleepy(), trace=False, timeout=0.3)
+    started = time.monotonic()
+    slow = live.post_json({"inputs": [2.0]})
+    assert time.monotonic() - started < 1.5  # answered at the limit, not when the model ends
+    assert slow.status_code == 504
+    error = slow.json()["error"]
+    assert error["code"] == "TIMEOUT" and "0.3 s" in error["message"]
+    fast = live.post_json({"inputs": [0.01]})
+    assert fast.status_code == 200 and fast.json() == {"predictions": [0.01]}
