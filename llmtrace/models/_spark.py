@@ -22,6 +22,7 @@ from llmtrace.models._enforce import enforce_params
 from llmtrace.models._errors import ModelInputError
 from llmtrace.models._flavors import get_flavor
 from llmtrace.models._load import LoadedModel, load_from_folder
+from llmtrace.models._signature import ColSpec, ModelSignature
 from llmtrace.models._uri import ResolvedModelUri, download_model, resolve_model_uri
 
 # Models loaded in this Python worker, by the name of their folder in SparkFiles: a worker
@@ -122,10 +123,53 @@ def _output_frame(result: Any, rows: int, return_type: Any) -> pd.DataFrame:
     return out
 
 
+# Spark SQL types of the signature's column types.
+_SPARK_TYPES = {
+    "string": "string",
+    "integer": "int",
+    "long": "bigint",
+    "double": "double",
+    "float": "float",
+    "boolean": "boolean",
+    "binary": "binary",
+    "datetime": "timestamp",
+}
+
+
+def result_type_of(signature: ModelSignature | None) -> str:
+    """The Spark DDL type of a model's outputs: its one output column's type, a struct of its
+    named output columns, an array for a "list" column; "string" when the signature says
+    nothing usable (no outputs, or "object" columns).
+
+    Example:
+        >>> result_type_of(ModelSignature(outputs=[ColSpec("label", "string"),
+        ...                                        ColSpec("score", "double")]))
+        'struct<label:string,score:double>'
+    """
+    outputs = signature.outputs if signature is not None else None
+    if not outputs:
+        return "string"
+
+    def ddl(spec: ColSpec) -> str | None:
+        if spec.type == "list":
+            inner = _SPARK_TYPES.get(spec.items or "")
+            return f"array<{inner}>" if inner else None
+        return _SPARK_TYPES.get(spec.type)
+
+    types = [ddl(spec) for spec in outputs]
+    if any(t is None for t in types):
+        return "string"
+    if len(outputs) == 1:
+        return str(types[0])
+    if any(spec.name is None for spec in outputs):
+        return "string"
+    return "struct<" + ",".join(f"{s.name}:{t}" for s, t in zip(outputs, types, strict=True)) + ">"
+
+
 def spark_udf(
     spark: Any,
     model_uri: str | os.PathLike[str],
-    result_type: Any = "string",
+    result_type: Any = None,
     columns: Sequence[str] | None = None,
     *,
     params: Mapping[str, Any] | None = None,
@@ -138,7 +182,8 @@ def spark_udf(
     with the input columns (named after `columns`, else the signature's inputs, by
     position) or with one struct column whose fields are the inputs. `result_type` is a
     DDL string ("string", "double", "array<string>", "struct<label:string,score:double>")
-    or a pyspark `DataType`; `params` are passed to every `predict`.
+    or a pyspark `DataType`; by default it comes from the model's output signature
+    (`result_type_of`), else "string". `params` are passed to every `predict`.
 
     Needs `pip install 'llmtrace[spark]'`, and llmtrace on the executors.
 
@@ -204,6 +249,8 @@ def spark_udf(
     from pyspark.sql import types as T
 
     # pyspark parses the DDL string; the closures above read the parsed type when they run.
+    if result_type is None:
+        result_type = result_type_of(descriptor.signature)
     probe = pandas_udf(series_udf, result_type)  # type: ignore[call-overload]
     return_type = probe.returnType
     if isinstance(return_type, T.StructType):
@@ -211,4 +258,4 @@ def spark_udf(
     return probe
 
 
-__all__ = ["spark_udf"]
+__all__ = ["result_type_of", "spark_udf"]

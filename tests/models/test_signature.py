@@ -136,3 +136,27 @@ def test_signature_round_trips_through_its_dict_form() -> None:
     )
     assert ModelSignature.from_dict(sig.to_dict()) == sig
     assert ModelSignature.from_dict(ModelSignature().to_dict()) == ModelSignature()
+
+
+@pytest.mark.parametrize(
+    ("outputs", "expected"),
+    [
+        (None, "string"),
+        ([ColSpec(None, "double")], "double"),
+        ([ColSpec("n", "long")], "bigint"),
+        ([ColSpec(None, "list", items="string")], "array<string>"),
+        (
+            [ColSpec("label", "string"), ColSpec("score", "double")],
+            "struct<label:string,score:double>",
+        ),
+        ([ColSpec(None, "object")], "string"),
+        ([ColSpec(None, "string"), ColSpec(None, "double")], "string"),
+    ],
+)
+def test_spark_result_type_from_the_output_signature(
+    outputs: list[ColSpec] | None, expected: str
+) -> None:
+    from llmtrace.models._spark import result_type_of
+
+    assert result_type_of(ModelSignature(outputs=outputs)) == expected
+    assert result_type_of(None) == "string"

@@ -146,14 +146,18 @@ def test_array_and_struct_results(spark: Any, tmp_path: Path) -> None:
 
     sig = ModelSignature(inputs=[ColSpec("text", "string")])
     save_model(tmp_path / "split", split, signature=sig)
-    save_model(tmp_path / "label", label, signature=sig)
+    labelled = ModelSignature(
+        inputs=[ColSpec("text", "string")],
+        outputs=[ColSpec("label", "string"), ColSpec("score", "double")],
+    )
+    save_model(tmp_path / "label", label, signature=labelled)
     df = spark.createDataFrame([("a b",), ("c d e",)], ["text"])
     tokens = spark_udf(spark, tmp_path / "split", result_type="array<string>")
     assert [r["t"] for r in df.select(tokens("text").alias("t")).collect()] == [
         ["a", "b"],
         ["c", "d", "e"],
     ]
-    labels = spark_udf(spark, tmp_path / "label", result_type="struct<label:string,score:double>")
+    labels = spark_udf(spark, tmp_path / "label")  # the struct type from the output signature
     out = df.select(labels("text").alias("l")).collect()
     assert [(r["l"]["label"], r["l"]["score"]) for r in out] == [("short", 3.0), ("long", 5.0)]
 
