@@ -3,7 +3,7 @@ LLM spans that use it: the real `openai` client against a local OpenAI-compatibl
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import openai
@@ -25,6 +25,7 @@ from llmtrace.registry._prompts import (
 from llmtrace.store import Span
 from llmtrace.tracing import _runtime
 from tests.integrations.fake_openai_server import FakeOpenAIServer
+from tests.server.conftest import LiveServer
 
 
 @pytest.fixture
@@ -201,3 +202,45 @@ def test_a_failing_link_never_reaches_the_caller(
     assert reply.choices[0].message.content
     (call,) = llm_spans()
     assert PROMPT_NAME not in call.attributes
+
+
+def test_the_link_survives_export_to_a_server(
+    live_server: Callable[..., LiveServer], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Remote mode: spans go over OTLP to the server, prompts over REST; the stored LLM span
+    still names the prompt version."""
+    monkeypatch.setenv("LLMTRACE_HOME", str(tmp_path / "home"))
+    for var in ("LLMTRACE_STORE", "LLMTRACE_SAMPLE_RATE", "LLMTRACE_ENABLED"):
+        monkeypatch.delenv(var, raising=False)
+    live = live_server()
+    llmtrace.configure(store=live.url, flush_interval=0.05)
+    forget_prompt_uses()
+    llmtrace.instrument("openai")
+    try:
+        with (
+            FakeOpenAIServer() as server,
+            openai.OpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0) as client,
+        ):
+            prompt = register_prompt("remote-qa", "Answer: {{ question }}")
+
+            @llmtrace.trace
+            def answer(question: str) -> str:
+                content = str(prompt.format(question=question))
+                reply = client.chat.completions.create(
+                    model="gpt-4o-mini", messages=[{"role": "user", "content": content}]
+                )
+                return reply.choices[0].message.content or ""
+
+            answer("2+2?")
+        assert llmtrace.flush(10)
+        (info,) = live.store.search_traces()
+        stored = live.store.get_trace(info.trace_id).spans
+        llm = [s for s in stored if s.attributes.get(PROMPT_NAME) and s.parent_span_id]
+        assert [(s.attributes[PROMPT_NAME], s.attributes[PROMPT_VERSION]) for s in llm] == [
+            ("remote-qa", 1)
+        ]
+        assert live.store.search_traces("tag.`prompt.remote-qa` = '1'")
+    finally:
+        llmtrace.uninstrument("openai")
+        forget_prompt_uses()
+        _runtime.reset()
