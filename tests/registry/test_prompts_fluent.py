@@ -244,3 +244,26 @@ def test_the_link_survives_export_to_a_server(
         llmtrace.uninstrument("openai")
         forget_prompt_uses()
         _runtime.reset()
+
+
+def test_a_langchain_chat_model_call_records_the_prompt(traced: str) -> None:
+    from langchain_core.language_models import GenericFakeChatModel
+    from langchain_core.messages import AIMessage, HumanMessage
+
+    llmtrace.instrument("langchain")
+    try:
+        chat = GenericFakeChatModel(messages=iter([AIMessage(content="4")]))
+        prompt = register_prompt("lc-qa", [{"role": "user", "content": "Q: {{ question }}"}])
+
+        @llmtrace.trace
+        def answer(question: str) -> str:
+            (message,) = prompt.format(question=question)
+            return str(chat.invoke([HumanMessage(content=message["content"])]).content)
+
+        assert answer("2+2?") == "4"
+    finally:
+        llmtrace.uninstrument("langchain")
+    linked = [s for s in spans() if s.span_type == "CHAT_MODEL"]
+    assert [(s.attributes.get(PROMPT_NAME), s.attributes.get(PROMPT_VERSION)) for s in linked] == [
+        ("lc-qa", 1)
+    ]
