@@ -257,8 +257,9 @@ def test_a_langchain_chat_model_call_records_the_prompt(traced: str) -> None:
 
         @llmtrace.trace
         def answer(question: str) -> str:
-            (message,) = prompt.format(question=question)
-            return str(chat.invoke([HumanMessage(content=message["content"])]).content)
+            messages = prompt.format(question=question)
+            assert isinstance(messages, list)
+            return str(chat.invoke([HumanMessage(content=messages[0]["content"])]).content)
 
         assert answer("2+2?") == "4"
     finally:
