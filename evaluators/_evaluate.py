@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import llmtrace
-from evaluators._data import dataset_of, load_rows
+from evaluators._data import dataset_of, load_rows, rows_from_dataset
 from evaluators._results import (
     EvaluationResult,
     RowResult,
@@ -87,7 +87,7 @@ async def aevaluate(
         >>> result = await aevaluate(rows, predict=answer, scorers=[ExactMatch()])
     """
     dataset = dataset_of(data)
-    rows = load_rows(dataset if dataset is not None else data)
+    rows = rows_from_dataset(dataset) if dataset is not None else load_rows(data)
     checked = _check_scorers(scorers)
     limits = dict(thresholds or {})
     context = EvaluationContext()

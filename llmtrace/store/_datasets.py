@@ -17,6 +17,7 @@ import re
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from llmtrace.exceptions import AlreadyExistsError, InvalidParameterError, NotFoundError
 from llmtrace.store._engine import write_connection
-from llmtrace.store._pagination import decode_token, encode_token, query_fingerprint
+from llmtrace.store._pagination import check_limit, decode_token, encode_token, query_fingerprint
 from llmtrace.store.dataset_entities import (
     Dataset,
     DatasetList,
@@ -38,7 +39,6 @@ datasets_t: sa.Table = DatasetRow.__table__  # type: ignore[assignment]
 records_t: sa.Table = DatasetRecordRow.__table__  # type: ignore[assignment]
 
 MAX_NAME_LENGTH = 255
-MAX_PAGE = 10_000
 RECORD_FIELDS = ("inputs", "expectations", "outputs", "context", "metadata", "source_trace_id")
 _NAME = re.compile(r"[^\x00-\x1f/]+")
 _TRACE_ID = re.compile(r"[0-9a-f]{32}")
@@ -55,13 +55,6 @@ def check_dataset_name(name: Any) -> str:
             "control characters"
         )
     return name
-
-
-def check_limit(limit: Any) -> int:
-    """A page size between 1 and `MAX_PAGE`."""
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
-        raise InvalidParameterError(f"limit must be an integer from 1 to {MAX_PAGE}, got {limit!r}")
-    return limit
 
 
 def _canonical(value: Any, what: str) -> str:
@@ -212,7 +205,7 @@ class DatasetsMixin:
                 conn.execute(datasets_t.insert(), row)
         except IntegrityError:
             raise AlreadyExistsError(f"a dataset named {name!r} already exists") from None
-        return _dataset(_Namespace(row))
+        return _dataset(SimpleNamespace(**row))
 
     def get_dataset(self, name: str) -> Dataset:
         """The dataset called `name` (NotFoundError if there is none)."""
@@ -392,11 +385,6 @@ class DatasetsMixin:
                     )
                 )
         return deleted
-
-
-class _Namespace:
-    def __init__(self, values: Mapping[str, Any]) -> None:
-        self.__dict__.update(values)
 
 
 def _new_row(dataset_id: str, key: str, item: Mapping[str, Any], now: datetime) -> dict[str, Any]:

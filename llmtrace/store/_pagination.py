@@ -13,7 +13,17 @@ import json
 from datetime import datetime
 from typing import Any
 
-from llmtrace.exceptions import InvalidQueryError
+from llmtrace.exceptions import InvalidParameterError, InvalidQueryError
+
+# Largest page of the store's searches of datasets, registry entries and prompts.
+MAX_PAGE = 10_000
+
+
+def check_limit(limit: Any) -> int:
+    """A page size from 1 to `MAX_PAGE`; InvalidParameterError otherwise."""
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
+        raise InvalidParameterError(f"limit must be an integer from 1 to {MAX_PAGE}, got {limit!r}")
+    return limit
 
 
 def query_fingerprint(*parts: Any) -> str:

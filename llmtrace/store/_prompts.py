@@ -41,7 +41,7 @@ from llmtrace.exceptions import (
     NotFoundError,
 )
 from llmtrace.store._engine import SQLITE_BEGIN
-from llmtrace.store._pagination import decode_token, encode_token, query_fingerprint
+from llmtrace.store._pagination import check_limit, decode_token, encode_token, query_fingerprint
 from llmtrace.store._prompt_filter import compile_prompt_filter
 from llmtrace.store._prompt_template import Template, check_template, extract_variables
 from llmtrace.store._tracking import WRITE_ATTEMPTS, _is_transient
@@ -57,7 +57,6 @@ aliases_t: sa.Table = PromptAliasRow.__table__  # type: ignore[assignment]
 
 LATEST = "latest"
 MAX_NAME_LENGTH = 255
-MAX_PAGE = 10_000
 MAX_VERSION = 2**31 - 1
 # TEXT columns on MySQL/MariaDB hold 65,535 bytes.
 _MAX_TEXT_BYTES = 65_535
@@ -105,13 +104,6 @@ def check_version(version: Any) -> int:
     if not 1 <= version <= MAX_VERSION:
         raise InvalidParameterError(f"prompt versions start at 1, got {version}")
     return version
-
-
-def check_limit(limit: Any) -> int:
-    """A page size from 1 to `MAX_PAGE`."""
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
-        raise InvalidParameterError(f"limit must be an integer from 1 to {MAX_PAGE}, got {limit!r}")
-    return limit
 
 
 def check_text(value: Any, what: str, max_bytes: int = _MAX_TEXT_BYTES) -> str | None:
@@ -606,7 +598,6 @@ __all__ = [
     "PromptsMixin",
     "check_alias",
     "check_config",
-    "check_limit",
     "check_prompt_name",
     "check_prompt_tags",
     "check_text",

@@ -17,9 +17,8 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from llmtrace.exceptions import AlreadyExistsError, InvalidParameterError, NotFoundError
-from llmtrace.store._datasets import check_limit
 from llmtrace.store._engine import write_connection
-from llmtrace.store._pagination import decode_token, encode_token, query_fingerprint
+from llmtrace.store._pagination import check_limit, decode_token, encode_token, query_fingerprint
 from llmtrace.store._registry_filter import compile_model_filter, compile_version_filter
 from llmtrace.store._registry_read import (
     VERSION_COLUMNS,

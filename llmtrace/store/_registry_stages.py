@@ -18,8 +18,8 @@ from typing import Any
 import sqlalchemy as sa
 
 from llmtrace.exceptions import ApprovalRequiredError, InvalidStateError, NotFoundError
-from llmtrace.store._datasets import check_limit
 from llmtrace.store._engine import write_connection
+from llmtrace.store._pagination import check_limit
 from llmtrace.store._registry_read import (
     model_row,
     models_t,

@@ -6,7 +6,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from llmtrace.exceptions import InvalidParameterError
-from llmtrace.store._datasets import check_dataset_name, check_limit, check_record
+from llmtrace.store._datasets import check_dataset_name, check_record
+from llmtrace.store._pagination import check_limit
 from llmtrace.store._rest import RestClient
 from llmtrace.store._rest_tracking import segment
 from llmtrace.store._wire import datetime_from_wire

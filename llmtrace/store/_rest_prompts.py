@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from llmtrace.store._pagination import check_limit
 from llmtrace.store._prompt_template import Template, check_template
 from llmtrace.store._prompts import (
     check_alias,
     check_config,
-    check_limit,
     check_prompt_name,
     check_prompt_tags,
     check_text,

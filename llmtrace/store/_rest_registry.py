@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from llmtrace.store._datasets import check_limit
+from llmtrace.store._pagination import check_limit
 from llmtrace.store._registry_values import (
     check_alias,
     check_model_name,
