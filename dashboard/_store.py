@@ -118,11 +118,6 @@ def refresh() -> None:
     get_trace.clear()
 
 
-def quote(value: str) -> str:
-    """`value` as a string literal of the filter language."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 __all__ = [
     "STORE_ENV",
     "TracePage",
@@ -131,7 +126,6 @@ __all__ = [
     "get_store",
     "get_trace",
     "model_names",
-    "quote",
     "refresh",
     "search_traces",
     "store_url",

@@ -39,6 +39,7 @@ from evaluators._suite_file import (
     load_suite,
 )
 from evaluators._types import Scorer
+from llmtrace.store import filter_literal
 
 SUITE_TAG = "llmtrace.suite"
 _PASS_RATE = "/pass_rate"
@@ -200,10 +201,9 @@ def latest_run(suite: Suite) -> str | None:
     experiments = [suite.experiment] if suite.experiment else None
     if suite.experiment and llmtrace.get_experiment_by_name(suite.experiment) is None:
         return None
-    escaped = suite.name.replace("'", "''")
     runs = llmtrace.search_runs(
         experiments,
-        f"tags.`{SUITE_TAG}` = '{escaped}' and status = 'FINISHED'",
+        f"tags.`{SUITE_TAG}` = {filter_literal(suite.name)} and status = 'FINISHED'",
         order_by=["start_time desc"],
         limit=1,
     )

@@ -237,6 +237,7 @@ EXPECTED_ALL = {
         "TraceInfo",
         "TraceList",
         "TransitionRequest",
+        "filter_literal",
         "open_store",
     ],
     "llmtrace.tracing": [

@@ -14,7 +14,7 @@ import streamlit as st
 from dashboard import _format as fmt
 from dashboard import _paging, _store
 from llmtrace.exceptions import LlmtraceError
-from llmtrace.store import ModelVersion, RegisteredModel, Store, TransitionRequest
+from llmtrace.store import ModelVersion, RegisteredModel, Store, TransitionRequest, filter_literal
 
 PAGE_SIZE = 50
 VERSIONS_SHOWN = 200
@@ -143,7 +143,9 @@ def _models(store: Store) -> None:
     if not name:
         return
     try:
-        versions = store.search_model_versions(f"name = {_store.quote(name)}", limit=VERSIONS_SHOWN)
+        versions = store.search_model_versions(
+            f"name = {filter_literal(name)}", limit=VERSIONS_SHOWN
+        )
     except LlmtraceError as exc:
         st.error(f"Cannot list the versions: {exc}")
         return

@@ -16,7 +16,7 @@ from dashboard import _format as fmt
 from dashboard import _store
 from dashboard._nav import session_link, trace_link
 from llmtrace.exceptions import LlmtraceError
-from llmtrace.store import TraceInfo
+from llmtrace.store import TraceInfo, filter_literal
 
 SCAN_TRACES = 500  # traces read per page of the session list
 SESSION_TRACES = 500  # traces a session's totals are computed over
@@ -149,7 +149,7 @@ def _session(url: str, session_id: str) -> None:
     try:
         page = _store.search_traces(
             url,
-            f"session_id = {_store.quote(session_id)}",
+            f"session_id = {filter_literal(session_id)}",
             ("start_time asc",),
             SESSION_TRACES,
             None,

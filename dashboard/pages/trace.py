@@ -12,7 +12,7 @@ from dashboard import _format as fmt
 from dashboard import _render as render
 from dashboard._nav import session_link
 from llmtrace.exceptions import LlmtraceError, NotFoundError
-from llmtrace.store import Span, Trace, TraceInfo
+from llmtrace.store import Span, Trace, TraceInfo, filter_literal
 
 MAX_ERRORS_LISTED = 5
 
@@ -30,7 +30,7 @@ def _resolve(url: str) -> str | None:
     if not all(c in "0123456789abcdef" for c in prefix):
         st.error("A trace id is hexadecimal.")
         return None
-    page = _store.search_traces(url, f"trace_id like {_store.quote(prefix + '%')}", (), 2, None)
+    page = _store.search_traces(url, f"trace_id like {filter_literal(prefix + '%')}", (), 2, None)
     if len(page.traces) != 1:
         st.error("No trace has this id." if not page.traces else "Several traces match.")
         return None

@@ -13,7 +13,7 @@ from dashboard import _store
 from dashboard._nav import TRACE_PAGE, trace_link
 from llmtrace.exceptions import FilterSyntaxError, LlmtraceError
 from llmtrace.semconv import SpanType
-from llmtrace.store import TraceInfo
+from llmtrace.store import TraceInfo, filter_literal
 
 TIME_RANGES = {
     "Any time": None,
@@ -60,11 +60,11 @@ def build_filter(query: Query, now: datetime) -> str | None:
         since = (now - window).astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
         parts.append(f"start_time >= '{since}'")
     if query.status != ANY:
-        parts.append(f"status = {_store.quote(query.status)}")
+        parts.append(f"status = {filter_literal(query.status)}")
     if query.model != ANY:
-        parts.append(f"span.model = {_store.quote(query.model)}")
+        parts.append(f"span.model = {filter_literal(query.model)}")
     if query.span_type != ANY:
-        parts.append(f"span.type = {_store.quote(query.span_type)}")
+        parts.append(f"span.type = {filter_literal(query.span_type)}")
     return " and ".join(parts) or None
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from llmtrace.cli._common import connect_store, format_table
 from llmtrace.registry import current_user
 from llmtrace.registry._models import register_in
-from llmtrace.store import ModelVersion, RegisteredModel, Store, TransitionRequest
+from llmtrace.store import ModelVersion, RegisteredModel, Store, TransitionRequest, filter_literal
 
 
 def _when(value: Any) -> str:
@@ -230,7 +230,9 @@ def _show(args: argparse.Namespace) -> int:
     store = connect_store(args)
     try:
         model = store.get_registered_model(args.name)
-        versions = list(store.search_model_versions(f"name = '{_quote(args.name)}'", limit=1000))
+        versions = list(
+            store.search_model_versions(f"name = {filter_literal(args.name)}", limit=1000)
+        )
     finally:
         store.close()
     if args.json:
@@ -242,10 +244,6 @@ def _show(args: argparse.Namespace) -> int:
     print()
     print(versions_table(versions))
     return 0
-
-
-def _quote(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("'", "\\'")
 
 
 def _register(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ Example:
 from __future__ import annotations
 
 from llmtrace.store._base import Store
+from llmtrace.store._filter_syntax import filter_literal
 from llmtrace.store._rest_store import RestStore
 from llmtrace.store._sql import SqlStore
 from llmtrace.store.analytics_entities import SpanGroup, TimeBucket
@@ -75,5 +76,6 @@ __all__ = [
     "TraceInfo",
     "TraceList",
     "TransitionRequest",
+    "filter_literal",
     "open_store",
 ]

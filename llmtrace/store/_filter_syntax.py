@@ -490,6 +490,16 @@ def apply_op(column: sa.ColumnElement[Any], op: str, values: list[Any]) -> sa.Co
     raise AssertionError(f"unhandled operator {op!r}")
 
 
+def filter_literal(value: str) -> str:
+    """`value` as a string literal of the filter language, quotes and backslashes escaped, so
+    that any text can be searched for.
+
+    Example:
+        >>> llmtrace.search_traces(f"session_id = {filter_literal(session)}")
+    """
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 def escape_like(value: str) -> str:
     """`value` as a `like` pattern that matches it literally."""
     for special in (LIKE_ESCAPE, "%", "_"):
@@ -544,6 +554,7 @@ __all__ = [
     "convert_value",
     "describe",
     "escape_like",
+    "filter_literal",
     "kv_value",
     "parse_time",
     "tokenize",

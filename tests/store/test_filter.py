@@ -621,3 +621,19 @@ def test_order_by_sorts(db: sa.Engine, keys: str | None, expected: list[str]) ->
     with db.connect() as conn:
         rows = conn.execute(query).all()
     assert [row[-1] for row in rows] == expected
+
+
+@pytest.mark.parametrize("text", ["it's", "back\\slash", "\\'", "plain", "%_"])
+def test_filter_literal_matches_the_text_exactly(text: str) -> None:
+    from llmtrace.store import filter_literal
+    from llmtrace.store._filter_syntax import Comparison, Parser, Token
+
+    class _Any(Parser):
+        def resolve_field(self, tok: Token) -> Any:
+            from llmtrace.store._filter_syntax import Field
+
+            return Field("x", "x", tok.pos)
+
+    node = _Any(f"x = {filter_literal(text)}").parse()
+    assert isinstance(node, Comparison)
+    assert node.values[0].value == text
