@@ -14,7 +14,6 @@ import pandas as pd
 from dashboard._nav import trace_link
 from llmtrace.store import Run
 
-TABLE_FILE = "eval_table.json"
 # The tag `evaluate` sets on its runs (backquoted: the key has dots).
 EVALUATION_FILTER = "tags.`llmtrace.evaluation` = 'true'"
 _SUFFIXES = ("/rationale", "/passed", "/error")
@@ -124,7 +123,6 @@ def runs_table(runs: list[Run], experiments: dict[str, str]) -> pd.DataFrame:
 
 __all__ = [
     "EVALUATION_FILTER",
-    "TABLE_FILE",
     "failed_mask",
     "rows_view",
     "runs_table",

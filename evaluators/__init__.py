@@ -13,7 +13,7 @@ from evaluators._aggregate import Aggregate, bootstrap_ci
 from evaluators._compare import Comparison, MetricComparison, compare, compare_frames
 from evaluators._data import DataError
 from evaluators._evaluate import aevaluate, evaluate
-from evaluators._results import EvaluationResult, RowResult, load_results
+from evaluators._results import EvaluationResult, RowResult, load_results, load_table
 from evaluators._runner import EvaluationContext
 from evaluators._types import Row, Score, Scorer, ScoreValue, as_text
 from evaluators.scorers import scorer
@@ -37,5 +37,6 @@ __all__ = [
     "compare_frames",
     "evaluate",
     "load_results",
+    "load_table",
     "scorer",
 ]

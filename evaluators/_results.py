@@ -226,15 +226,28 @@ def log_result_artifacts(result: EvaluationResult) -> None:
     llmtrace.log_table(table.map(_cell), TABLE_FILE)
 
 
-def load_results(run_id: str) -> EvaluationResult:
-    """An evaluation stored by `evaluate`, read back from its run.
+def load_table(run_id: str, *, store: llmtrace.Store | None = None) -> pd.DataFrame:
+    """The flat per-row table (`eval_table.json`) of an evaluation run: inputs, outputs,
+    expectations, each score with its rationale, errors, trace id. `store` defaults to the
+    configured one (the dashboard passes the store it has open).
+
+    Example:
+        >>> load_table(run_id).query("exact_match == False")
+    """
+    return llmtrace.TrackingClient(store).load_table(run_id, TABLE_FILE)
+
+
+def load_results(run_id: str, *, store: llmtrace.Store | None = None) -> EvaluationResult:
+    """An evaluation stored by `evaluate`, read back from its run (in `store`, default the
+    configured one).
 
     Example:
         >>> result = load_results(run_id)
         >>> result.rows[["inputs", "exact_match"]]
     """
     with TemporaryDirectory() as tmp:
-        path = llmtrace.download_artifacts(run_id, RESULTS_FILE, tmp)
+        client = llmtrace.TrackingClient(store)
+        path = client.download_artifacts(run_id, RESULTS_FILE, tmp)
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     results = [RowResult.from_dict(r) for r in data["rows"]]
     aggregates: dict[str, Aggregate] = {}
@@ -263,6 +276,7 @@ __all__ = [
     "EvaluationResult",
     "RowResult",
     "load_results",
+    "load_table",
     "log_assessments",
     "log_result_artifacts",
     "summarise",

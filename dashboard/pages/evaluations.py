@@ -11,8 +11,7 @@ import streamlit as st
 
 from dashboard import _eval_view as ev
 from dashboard import _paging, _store
-from evaluators import compare_frames
-from llmtrace import TrackingClient
+from evaluators import compare_frames, load_table
 from llmtrace.exceptions import LlmtraceError
 from llmtrace.store import Run, Store
 
@@ -26,14 +25,14 @@ LINK = st.column_config.LinkColumn("trace", display_text="open", width="small")
 def _table(url: str, run_id: str, _store: Store) -> pd.DataFrame:
     """A run's per-row table (artifacts of a finished run do not change; `url` keys the
     store)."""
-    return TrackingClient(_store).load_table(run_id, ev.TABLE_FILE)
+    return load_table(run_id, store=_store)
 
 
 def _load(url: str, store: Store, run_id: str) -> pd.DataFrame | None:
     try:
         return _table(url, run_id, store)
     except (LlmtraceError, OSError, ValueError, KeyError) as exc:
-        st.error(f"Cannot read the rows of run `{run_id}` ({ev.TABLE_FILE}): {exc}")
+        st.error(f"Cannot read the rows of run `{run_id}`: {exc}")
         return None
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import llmtrace
-from evaluators import evaluate, load_results
+from evaluators import evaluate, load_results, load_table
 from evaluators.judge import OpenAIJudge
 from evaluators.scorers import Correctness, ExactMatch
 from llmtrace._config import Settings
@@ -83,6 +83,9 @@ def test_judge_scorers_with_the_store_on_a_server(
     assert run.metrics["exact_match/mean"] == 0.5
     assert run.metrics["judge_calls"] == 2.0
     assert load_results(result.run_id or "").scores == result.scores
+    # Also read from a store given explicitly (the server's own database here).
+    table = load_table(result.run_id or "", store=live.store)
+    assert table["exact_match"].tolist() == [True, False]
     # Each row's trace (sent over OTLP) carries both scores as assessments, with their sources.
     for trace_id in result.rows["trace_id"]:
         trace = live.store.get_trace(trace_id)
